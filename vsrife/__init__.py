@@ -1,0 +1,24 @@
+"""vsrife: RIFE frame interpolation for VapourSynth (any format, exact timing, CPU and CUDA).
+
+``from vsrife import RIFE_HDv3`` needs only torch; ``vsrife.RIFE(clip, ...)`` (the VapourSynth filter, also
+``core.rife.RIFE``) imports VapourSynth on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import RIFE_HDv3
+from .registry import DEFAULT_VERSION, MODELS, VERSIONS
+from .weights import WeightsError
+
+__version__ = "0.1.0"
+__all__ = ["RIFE", "RIFE_HDv3", "MODELS", "VERSIONS", "DEFAULT_VERSION", "WeightsError", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RIFE":
+        from .filter import RIFE
+
+        return RIFE
+    raise AttributeError(f"module 'vsrife' has no attribute {name!r}")

@@ -1,0 +1,99 @@
+"""Download weights: temp file, progress on stderr, checksum and layout verification, atomic rename."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .registry import ModelSpec
+from .weights import WeightsError, load_for, user_model_dir
+
+
+class DownloadError(RuntimeError):
+    pass
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _progress(done: int, total: int | None, name: str) -> None:
+    if total:
+        pct = 100.0 * done / total
+        sys.stderr.write(f"\r{name}: {done / 2**20:7.1f} / {total / 2**20:.1f} MiB ({pct:5.1f}%)")
+    else:
+        sys.stderr.write(f"\r{name}: {done / 2**20:7.1f} MiB")
+    sys.stderr.flush()
+
+
+def verify(spec: ModelSpec, path: Path) -> None:
+    """A weights file is good when its sha256 matches (where the registry knows it) and its tensors fit
+    the release's architecture exactly."""
+    if spec.sha256 is not None:
+        digest = sha256_of(path)
+        if digest != spec.sha256:
+            raise DownloadError(f"{spec.filename}: sha256 {digest} does not match the expected {spec.sha256}")
+    try:
+        load_for(spec, path)
+    except WeightsError as e:
+        raise DownloadError(f"{spec.filename}: downloaded file failed verification: {e}") from None
+
+
+def download(spec: ModelSpec, dest_dir: str | os.PathLike[str] | None = None, url: str | None = None,
+             force: bool = False, timeout: float = 60.0, progress: bool = True) -> Path:
+    """Fetch ``spec``'s weights into ``dest_dir`` (default: the user model dir) and return the path.
+    An existing file that verifies is kept; nothing partial is left behind on any error."""
+    dest = Path(dest_dir) if dest_dir is not None else user_model_dir()
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / spec.filename
+    if target.is_file() and not force:
+        try:
+            verify(spec, target)
+            return target
+        except DownloadError:
+            pass  # replace a bad copy
+    url = url or spec.url
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=dest)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                resp = urllib.request.urlopen(url, timeout=timeout)
+            except urllib.error.HTTPError as e:
+                raise DownloadError(f"{spec.filename}: the server answered {e.code} {e.reason} for {url}") from None
+            except (urllib.error.URLError, OSError) as e:
+                reason = getattr(e, "reason", e)
+                raise DownloadError(
+                    f"{spec.filename}: cannot reach {url} ({reason}); check the network, or download the file by "
+                    f"hand and put it in {dest}"
+                ) from None
+            with resp:
+                total = int(resp.headers.get("Content-Length") or 0) or None
+                done = 0
+                while True:
+                    chunk = resp.read(1 << 20)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        _progress(done, total, spec.filename)
+                if progress:
+                    sys.stderr.write("\n")
+                if total is not None and done != total:
+                    raise DownloadError(f"{spec.filename}: download cut short ({done} of {total} bytes)")
+        verify(spec, tmp)
+        os.replace(tmp, target)
+        return target
+    finally:
+        if tmp.exists():
+            tmp.unlink()

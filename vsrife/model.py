@@ -1,0 +1,106 @@
+"""The model-level API: ``RIFE_HDv3(model=...).load_weights(...).inference(frame_pair, timestep, scale)``.
+
+Neither this module nor the network imports VapourSynth: the model runs and trains without it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+import torch.nn.functional as F
+
+from .device import resolve_device, resolve_precision
+from .ifnet import IFNet
+from .registry import DEFAULT_VERSION, SCALES, ModelSpec, get_spec
+from .weights import WeightsError, find_weights, load_for, missing_weights_message
+
+
+def check_scale(scale: float, where: str = "RIFE_HDv3") -> float:
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or float(scale) not in SCALES:
+        raise ValueError(f"{where}: scale must be one of {', '.join(map(str, SCALES))}; got {scale!r}")
+    return float(scale)
+
+
+def check_ensemble(spec: ModelSpec, ensemble: bool, where: str = "RIFE_HDv3") -> bool:
+    if ensemble and not spec.supports_ensemble:
+        raise ValueError(f"{where}: ensemble is not supported by model {spec.version}")
+    return bool(ensemble)
+
+
+class RIFE_HDv3:
+    """One RIFE 4.x release on one device.
+
+    >>> model = RIFE_HDv3("4.25", device=None).load_weights("flownet_v4.25.pkl")
+    >>> out = model.inference(frame_pair, timestep=0.5, scale=1.0)   # [B, 6, H, W] -> [B, 3, H, W]
+    """
+
+    def __init__(self, model: str = DEFAULT_VERSION, device: str | torch.device | None = None,
+                 precision: str | None = None) -> None:
+        self.spec = get_spec(model, "RIFE_HDv3")
+        self.device = resolve_device(device, "RIFE_HDv3")
+        self.dtype = resolve_precision(precision, self.device, "RIFE_HDv3")
+        self.flownet = IFNet(self.spec.config).to(self.device, self.dtype).eval()
+        self.weights_path: str | None = None
+
+    @property
+    def version(self) -> str:
+        return self.spec.version
+
+    def load_weights(self, path: str | os.PathLike[str] | None = None) -> "RIFE_HDv3":
+        """Load an official ``.pkl``/``.pth`` (with or without ``module.``) or a ``.safetensors`` file.
+        Without a path, the release's file is looked up in the model directories."""
+        if path is None:
+            found = find_weights(self.spec)
+            if found is None:
+                raise WeightsError(missing_weights_message(self.spec, "RIFE_HDv3"))
+            path = found
+        state = load_for(self.spec, path)
+        self.flownet.load_state_dict(state, strict=True)
+        self.flownet.to(self.device, self.dtype)
+        self.weights_path = str(path)
+        return self
+
+    # Building blocks the VapourSynth filter uses to cache per-frame work.
+    def padding(self, height: int, width: int, scale: float) -> tuple[int, int]:
+        mult = self.spec.config.padding_multiple(scale)
+        return math.ceil(height / mult) * mult - height, math.ceil(width / mult) * mult - width
+
+    def pad(self, img: torch.Tensor, scale: float) -> torch.Tensor:
+        ph, pw = self.padding(img.shape[-2], img.shape[-1], scale)
+        return F.pad(img, (0, pw, 0, ph)) if ph or pw else img
+
+    def features(self, padded: torch.Tensor) -> torch.Tensor | None:
+        return self.flownet.features(padded)
+
+    def interpolate(self, img0: torch.Tensor, img1: torch.Tensor, timestep: torch.Tensor,
+                    f0: torch.Tensor | None, f1: torch.Tensor | None, scale: float, ensemble: bool) -> torch.Tensor:
+        """Padded frames [B,3,Hp,Wp] in the model dtype, timestep [B] -> padded middle frame."""
+        b, _, h, w = img0.shape
+        t = timestep.to(self.device, self.dtype).view(-1, 1, 1, 1).expand(b, 1, h, w)
+        return self.flownet(img0, img1, t, f0, f1, scale=scale, ensemble=ensemble)
+
+    def inference(self, frame_pair: torch.Tensor, timestep: float | torch.Tensor = 0.5, scale: float = 1.0,
+                  ensemble: bool = False) -> torch.Tensor:
+        """frame_pair: [B, 6, H, W] float in [0, 1] (two RGB frames); timestep: float or [B] tensor in [0, 1].
+        Returns the frame at ``timestep`` between them, [B, 3, H, W], in frame_pair's dtype."""
+        if not isinstance(frame_pair, torch.Tensor) or frame_pair.ndim != 4 or frame_pair.shape[1] != 6:
+            shape = tuple(frame_pair.shape) if isinstance(frame_pair, torch.Tensor) else type(frame_pair).__name__
+            raise ValueError(f"RIFE_HDv3.inference: frame_pair must be a [B, 6, H, W] tensor; got {shape}")
+        if not frame_pair.is_floating_point():
+            raise ValueError("RIFE_HDv3.inference: frame_pair must be a float tensor with values in [0, 1]")
+        b, _, h, w = frame_pair.shape
+        scale = check_scale(scale, "RIFE_HDv3.inference")
+        ensemble = check_ensemble(self.spec, ensemble, "RIFE_HDv3.inference")
+        ts = torch.as_tensor(timestep, dtype=torch.float32).flatten()
+        if ts.numel() == 1:
+            ts = ts.expand(b)
+        if ts.numel() != b or bool(((ts < 0) | (ts > 1)).any()):
+            raise ValueError(f"RIFE_HDv3.inference: timestep must be a float or a [{b}] tensor in [0, 1]; got {timestep!r}")
+        with torch.inference_mode():
+            x = self.pad(frame_pair.to(self.device, self.dtype), scale)
+            img0, img1 = x[:, :3], x[:, 3:]
+            f0, f1 = self.features(img0), self.features(img1)
+            out = self.interpolate(img0, img1, ts, f0, f1, scale, ensemble)
+        return out[:, :, :h, :w].to(frame_pair.dtype)

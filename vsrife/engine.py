@@ -1,0 +1,107 @@
+"""Per-frame work of the filter, free of VapourSynth: planes in, planes out.
+
+Each source frame is moved to the device, converted to RGB, padded and encoded once; a bounded, locked cache
+keeps those results for every output frame that needs them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Generic, Hashable, Sequence, TypeVar
+
+import numpy as np
+import torch
+
+from .colour import ColourSpec, planes_to_rgb, rgb_to_planes
+from .model import RIFE_HDv3
+from .scenecut import SceneCutDetector, thumbnail
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """Thread-safe LRU cache. The value is computed outside the lock (torch releases the GIL), so two threads
+    may compute the same entry at once; both get equal results and one is kept."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                self.hits += 1
+                return self._data[key]
+            self.misses += 1
+        value = compute()
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.capacity:
+                self._data.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One source frame, ready for the model."""
+
+    rgb: torch.Tensor  # [1, 3, Hp, Wp] padded, model dtype
+    features: torch.Tensor | None
+    thumb: torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    scale: float
+    ensemble: bool
+    detector: SceneCutDetector | None
+    cache_size: int = 16
+
+
+class Engine:
+    def __init__(self, model: RIFE_HDv3, settings: EngineSettings) -> None:
+        self.model = model
+        self.settings = settings
+        self.cache: BoundedCache[int, Prepared] = BoundedCache(settings.cache_size)
+
+    def _upload(self, planes: Sequence[np.ndarray], spec: ColourSpec) -> torch.Tensor:
+        dev = self.model.device
+        tensors = [torch.from_numpy(np.array(p, copy=True)).to(dev, non_blocking=True) for p in planes]
+        return planes_to_rgb(tensors, spec)
+
+    def prepare(self, index: int, planes: Sequence[np.ndarray], spec: ColourSpec) -> Prepared:
+        def compute() -> Prepared:
+            with torch.inference_mode():
+                rgb = self._upload(planes, spec)
+                padded = self.model.pad(rgb.to(self.model.dtype), self.settings.scale)
+                feats = self.model.features(padded)
+                thumb = thumbnail(rgb) if self.settings.detector is not None else None
+            return Prepared(padded, feats, thumb)
+
+        return self.cache.get(index, compute)
+
+    def is_cut(self, window: Sequence[Prepared]) -> bool:
+        detector = self.settings.detector
+        assert detector is not None
+        return detector.is_cut([p.thumb for p in window if p.thumb is not None])
+
+    def interpolate(self, a: Prepared, b: Prepared, t: float, spec: ColourSpec, height: int, width: int
+                    ) -> list[np.ndarray]:
+        with torch.inference_mode():
+            ts = torch.tensor([t], dtype=torch.float32)
+            out = self.model.interpolate(a.rgb, b.rgb, ts, a.features, b.features, self.settings.scale,
+                                         self.settings.ensemble)
+            rgb = out[:, :, :height, :width].float()
+            planes = rgb_to_planes(rgb, spec)
+            return [p.reshape(p.shape[-2:]).cpu().numpy() for p in planes]

@@ -76,7 +76,7 @@ def _check_clip(clip: Any) -> vs.VideoNode:
     if not isinstance(clip, vs.VideoNode):
         raise _err(f"clip must be a video clip (vs.VideoNode); got {type(clip).__name__}")
     fmt = clip.format
-    if fmt is None or clip.width == 0 or clip.height == 0:
+    if fmt is None or fmt.id == vs.NONE or clip.width == 0 or clip.height == 0:
         raise _err("clip must have a constant format and size (variable format or size is not supported)")
     if fmt.color_family not in (vs.GRAY, vs.YUV, vs.RGB):
         raise _err(f"clip format {fmt.name} is not supported; use GRAY, YUV or RGB")

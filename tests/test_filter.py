@@ -1,0 +1,179 @@
+"""The VapourSynth filter on real frames with the real v4.0 weights: counts and rates, bit-exact
+passthrough, variable frame rate, thread independence, formats and errors."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import vapoursynth as vs
+
+import vsrife
+from vsrife.filter import RIFE
+
+core = vs.core
+
+
+@pytest.fixture(scope="module")
+def carphone(carphone_path, v40_weights):
+    return core.bs.VideoSource(str(carphone_path))
+
+
+def planes(frame: vs.VideoFrame) -> list[np.ndarray]:
+    return [np.array(frame[p]) for p in range(frame.format.num_planes)]
+
+
+def same_pixels(a: vs.VideoFrame, b: vs.VideoFrame) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(planes(a), planes(b)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, fps, n_out",
+    [
+        ({}, Fraction(60000, 1001), 20),
+        ({"fps": 59.94}, Fraction(60000, 1001), 20),
+        ({"fps": 60}, Fraction(60), 21),
+        ({"fps": "120000/1001"}, Fraction(120000, 1001), 40),
+        ({"factor_num": 5, "factor_den": 2}, Fraction(75000, 1001), 25),
+        ({"fps_num": 144, "fps_den": 1}, Fraction(144), 49),
+    ],
+)
+def test_counts_and_rates(carphone, kwargs, fps, n_out):
+    clip = carphone[:10]
+    out = RIFE(clip, model="4.0", sc=False, **kwargs)
+    assert (out.fps_num, out.fps_den) == (fps.numerator, fps.denominator)
+    assert out.num_frames == n_out
+    assert out.format.id == clip.format.id and (out.width, out.height) == (clip.width, clip.height)
+    props = out.get_frame(n_out - 1).props
+    assert (props["_DurationNum"], props["_DurationDen"]) == (fps.denominator, fps.numerator)
+
+
+def test_passthrough_is_bit_exact_and_interpolation_in_between(carphone):
+    clip = carphone[:6]
+    out = RIFE(clip, model="4.0", factor_num=2, sc=False)
+    assert out.num_frames == 12
+    for k in range(6):
+        src, got = clip.get_frame(k), out.get_frame(2 * k)
+        assert same_pixels(src, got)
+        want = dict(src.props)
+        want.update(_DurationNum=1001, _DurationDen=60000)
+        assert dict(got.props) == want
+    mid = out.get_frame(3)
+    a, b = clip.get_frame(1), clip.get_frame(2)
+    assert not same_pixels(mid, a) and not same_pixels(mid, b)
+    y = np.array(mid[0], dtype=np.float64)
+    ya, yb = np.array(a[0], dtype=np.float64), np.array(b[0], dtype=np.float64)
+    assert np.abs(y - (ya + yb) / 2).mean() < np.abs(ya - yb).mean()  # near both neighbours
+    assert dict(mid.props)["_Matrix"] == dict(a.props)["_Matrix"]
+
+
+def test_same_output_with_one_and_two_threads_in_any_order(carphone):
+    clip = carphone[20:26]
+    core.num_threads = 1
+    try:
+        one = RIFE(clip, model="4.0", fps=75000 / 1001, sc=False)
+        first = [planes(one.get_frame(n)) for n in range(one.num_frames)]
+    finally:
+        core.num_threads = 2
+    two = RIFE(clip, model="4.0", fps=75000 / 1001, sc=False)
+    futures = {n: two.get_frame_async(n) for n in reversed(range(two.num_frames))}
+    for n, fut in futures.items():
+        got = planes(fut.result())
+        assert all(np.array_equal(x, y) for x, y in zip(got, first[n])), f"frame {n} differs"
+
+
+def test_variable_frame_rate_input(carphone):
+    a = core.std.AssumeFPS(carphone[:4], fpsnum=25, fpsden=1)
+    b = core.std.AssumeFPS(carphone[4:8], fpsnum=50, fpsden=1)
+    vfr = core.std.Splice([a, b], mismatch=True)
+    assert vfr.fps == 0
+    out = RIFE(vfr, model="4.0", fps=50, sc=False)
+    assert out.fps == 50 and out.num_frames == 12  # 4/25 s + 4/50 s = 0.24 s
+    # 25 fps part: every other output frame is a source frame; 50 fps part: one to one
+    for n, k in [(0, 0), (2, 1), (4, 2), (6, 3), (8, 4), (9, 5), (10, 6), (11, 7)]:
+        assert same_pixels(out.get_frame(n), vfr.get_frame(k)), (n, k)
+    for n in (1, 3, 5, 7):  # half-way between 25 fps frames (7: between frame 3 and the first 50 fps frame)
+        f = out.get_frame(n)
+        assert not same_pixels(f, vfr.get_frame(n // 2)) and not same_pixels(f, vfr.get_frame(n // 2 + 1))
+
+
+@pytest.mark.parametrize(
+    "fmt", [vs.YUV420P10, vs.YUV444P16, vs.YUV422P8, vs.RGB24, vs.RGBS, vs.RGBH, vs.GRAY8, vs.GRAY16, vs.YUV420PS]
+)
+def test_formats_in_and_out(carphone, fmt):
+    clip = carphone[30:33]
+    if vs.core.get_video_format(fmt).color_family == vs.RGB:
+        clip = core.resize.Bicubic(clip, format=fmt, matrix_in_s="170m")
+    else:
+        clip = core.resize.Bicubic(clip, format=fmt)
+    out = RIFE(clip, model="4.0", sc=False)
+    assert out.format.id == fmt and out.num_frames == 6
+    mid = out.get_frame(1)
+    assert mid.format.id == fmt
+    y = np.array(mid[0], dtype=np.float64)
+    ya = np.array(clip.get_frame(0)[0], dtype=np.float64)
+    yb = np.array(clip.get_frame(1)[0], dtype=np.float64)
+    assert np.isfinite(y).all()
+    assert np.abs(y - (ya + yb) / 2).mean() < np.abs(ya - yb).mean()
+    assert same_pixels(out.get_frame(2), clip.get_frame(1))
+
+
+def test_identical_neighbours_skip_the_model(carphone):
+    still = carphone[5] * 3
+    out = RIFE(still, model="4.0", sc=False)
+    assert all(same_pixels(out.get_frame(n), still.get_frame(0)) for n in range(out.num_frames))
+
+
+def test_scene_change_props_are_honoured(carphone):
+    clip = carphone[:4].std.SetFrameProps(_SceneChangeNext=1)
+    out = RIFE(clip, model="4.0", factor_num=4, sc=True)
+    # t = 1/4, 1/2 -> frame 0 (nearest in time, ties to the earlier); t = 3/4 -> frame 1
+    assert [same_pixels(out.get_frame(n), clip.get_frame(0)) for n in (1, 2)] == [True, True]
+    assert same_pixels(out.get_frame(3), clip.get_frame(1))
+    off = RIFE(clip, model="4.0", factor_num=4, sc=False)
+    assert not same_pixels(off.get_frame(2), clip.get_frame(0))
+
+
+def test_importable_from_package(carphone):
+    assert vsrife.RIFE is RIFE
+
+
+@pytest.mark.parametrize(
+    "make, kwargs, match",
+    [
+        (lambda c: c[:1], {}, r"RIFE: clip must have at least 2 frames; got 1"),
+        (lambda c: core.std.Splice([c[:2], c[:2].resize.Point(format=vs.YUV444P8)], mismatch=True), {},
+         r"RIFE: clip must have a constant format and size"),
+        (lambda c: core.std.Splice([c[:2], c[:2].resize.Point(64, 64)], mismatch=True), {},
+         r"RIFE: clip must have a constant format and size"),
+        (lambda c: c, {"model": "4.99"}, r"RIFE: model must be one of 4\.0, .*; got '4\.99'"),
+        (lambda c: c, {"fps": 24}, r"RIFE: fps must be higher than the clip's 30000/1001 \(29\.970\) fps; got 24"),
+        (lambda c: c, {"fps": "fast"}, r"RIFE: fps must be a number or a string like '60000/1001'; got 'fast'"),
+        (lambda c: c, {"fps": -60}, r"RIFE: fps must be positive"),
+        (lambda c: c, {"factor_num": 0}, r"RIFE: factor_num must be a positive integer; got 0"),
+        (lambda c: c, {"fps": 60, "factor_num": 2}, r"RIFE: give either fps .* not both"),
+        (lambda c: c, {"scale": 3}, r"RIFE: scale must be one of 0\.25, 0\.5, 1\.0, 2\.0, 4\.0 or 'auto'; got 3"),
+        (lambda c: c, {"model": "4.25", "ensemble": True}, r"RIFE: ensemble is not supported by model 4\.25"),
+        (lambda c: c, {"sc_threshold": 2.0}, r"RIFE: sc_threshold must be a number in \(0, 1\]"),
+        (lambda c: c, {"device": "tpu"}, r"RIFE: device must be 'cpu', 'cuda' or 'cuda:N'"),
+        (lambda c: c, {"precision": "fp8"}, r"RIFE: precision must be one of fp32, fp16, bf16"),
+        (lambda c: 42, {}, r"RIFE: clip must be a video clip \(vs\.VideoNode\); got int"),
+    ],
+)
+def test_clear_errors(carphone, make, kwargs, match):
+    kwargs.setdefault("model", "4.0")
+    with pytest.raises(vs.Error, match=match):
+        RIFE(make(carphone[:10]), **kwargs)
+
+
+def test_missing_weights_say_how_to_download(carphone, tmp_path, monkeypatch):
+    monkeypatch.setenv("VSRIFE_MODEL_DIR", str(tmp_path))
+    with pytest.raises(vs.Error, match=r"RIFE: weights for model 4\.22 .* `vsrife download 4\.22`"):
+        RIFE(carphone[:4], model="4.22")
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the error where CUDA is absent")
+def test_cuda_requested_but_absent(carphone):
+    with pytest.raises(vs.Error, match=r"RIFE: device 'cuda' was requested but CUDA is not available here"):
+        RIFE(carphone[:4], model="4.0", device="cuda")

@@ -1,0 +1,488 @@
+"""Colour conversion between VapourSynth plane layouts and normalised RGB, in pure torch.
+
+Runs on whatever device the planes live on; no VapourSynth import.
+
+* :func:`resolve_spec` turns a clip's format and frame props into a :class:`ColourSpec` (defaults and
+  validation in one place).
+* :func:`planes_to_rgb` turns per-plane tensors (native dtype) into float32 RGB ``[B,3,H,W]``, nominally 0..1
+  and not clamped.
+* :func:`rgb_to_planes` is the inverse: RGB back to planes in the native dtype, rounded and clamped to the
+  codes the format can hold (integer formats; float formats are left unclamped).
+
+Chroma resampling is separable and honours the chroma siting:
+
+* upsampling uses the Spline36 kernel (6 taps at chroma rate), evaluated at the exact sub-sample phase of every
+  output row/column;
+* downsampling uses the *least-squares inverse* of that upsampler, ``D = (UᵀU)⁻¹Uᵀ``, computed once per
+  (factor, siting) and truncated to a FIR kernel (83-88 taps for 2x; the dropped taps sum below 1e-7).
+  So ``D∘U`` is the identity:
+  YUV → RGB → YUV is lossless apart from float rounding, and for arbitrary RGB the result is the chroma
+  whose Spline36 reconstruction is closest (L2) to the input, i.e. a sharp, projection-based anti-alias filter.
+
+Edges use mirror extension chosen so that the extended full-resolution signal is exactly the upsample of the
+extended chroma signal (possible for every siting with 2x subsampling), which keeps the round trip exact
+up to the borders (4x subsampling, 4:1:x, is exact inside and approximate in the border columns/rows). Resampling runs as ``F.conv2d`` with fixed kernels; on CUDA it runs in float64 so that
+TF32 settings made for the model never reach it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "ColourSpec",
+    "resolve_spec",
+    "spec_from_format",
+    "planes_to_rgb",
+    "rgb_to_planes",
+    "MATRIX_COEFFS",
+]
+
+#: (Kr, Kb) per ITU-T H.273 matrix code supported here.
+MATRIX_COEFFS: dict[int, tuple[float, float]] = {
+    1: (0.2126, 0.0722),  # BT.709
+    4: (0.30, 0.11),  # FCC
+    5: (0.299, 0.114),  # BT.470BG (= BT.601)
+    6: (0.299, 0.114),  # SMPTE 170M (= BT.601)
+    7: (0.212, 0.087),  # SMPTE 240M
+    9: (0.2627, 0.0593),  # BT.2020 non-constant luminance
+}
+_MATRIX_HELP = "1 (BT.709), 4 (FCC), 5/6 (BT.601), 7 (SMPTE 240M), 9 (BT.2020 NCL) or 2 (unspecified)"
+_FAMILIES = ("gray", "yuv", "rgb")
+# _ChromaLocation code -> (horizontal, vertical) siting, and back.
+_LOC_SITING = {0: ("left", "center"), 1: ("center", "center"), 2: ("left", "top"),
+               3: ("center", "top"), 4: ("left", "bottom"), 5: ("center", "bottom")}
+_SITING_LOC = {v: k for k, v in _LOC_SITING.items()}
+
+
+@dataclass(frozen=True)
+class ColourSpec:
+    """Everything that changes the conversion (normalised, so equal specs convert identically)."""
+
+    family: str  # "gray" | "yuv" | "rgb"
+    bits: int  # 8..16 for integer, 16 or 32 for float
+    is_float: bool
+    ss_w: int  # log2 horizontal chroma subsampling (0 for rgb/gray)
+    ss_h: int  # log2 vertical chroma subsampling
+    matrix: int  # ITU-T H.273 matrix code used (0 for rgb)
+    full_range: bool
+    chroma_location: int  # 0 left, 1 center, 2 top-left, 3 top, 4 bottom-left, 5 bottom
+
+    @property
+    def num_planes(self) -> int:
+        return 1 if self.family == "gray" else 3
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Native torch dtype of the planes."""
+        if self.is_float:
+            return torch.float16 if self.bits == 16 else torch.float32
+        return torch.uint8 if self.bits == 8 else torch.uint16
+
+    def plane_shapes(self, width: int, height: int) -> list[tuple[int, int]]:
+        """``(height, width)`` of each plane for a frame of the given size."""
+        shapes = [(height, width)]
+        if self.num_planes == 3:
+            shapes += [(height >> self.ss_h, width >> self.ss_w)] * 2
+        return shapes
+
+
+def resolve_spec(
+    family: str,
+    bits: int,
+    is_float: bool,
+    ss_w: int,
+    ss_h: int,
+    width: int,
+    height: int,
+    matrix: int | None = None,
+    color_range: int | None = None,
+    chroma_location: int | None = None,
+) -> ColourSpec:
+    """Build the :class:`ColourSpec` for a clip format plus its frame props (pure, no VapourSynth).
+
+    ``matrix``, ``color_range``, ``chroma_location`` are the ``_Matrix``, ``_ColorRange`` and
+    ``_ChromaLocation`` props (``None`` when absent). Defaults: matrix BT.709 for HD (width > 1024 or
+    height > 576) else BT.601/170M when absent or 2 (unspecified); limited range for integer YUV/GRAY, full
+    for RGB and float (``_ColorRange`` 0 = full, 1 = limited; float is always full); chroma location left.
+    Values that do not matter for the format are normalised away (matrix 0 for RGB, location 0 without
+    subsampling, the vertical half of the location for 4:2:2 ...). Raises ``ValueError`` for unsupported values.
+    """
+    family = family.lower()
+    if family not in _FAMILIES:
+        raise ValueError(f"colour family {family!r} is not supported; use one of {', '.join(_FAMILIES)}")
+    if is_float and bits not in (16, 32):
+        raise ValueError(f"float formats must have 16 or 32 bits, got {bits}")
+    if not is_float and not 8 <= bits <= 16:
+        raise ValueError(f"integer formats must have 8..16 bits, got {bits}")
+    if family != "yuv" and (ss_w or ss_h):
+        raise ValueError(f"{family} formats cannot be subsampled (ss_w={ss_w}, ss_h={ss_h})")
+    if not (0 <= ss_w <= 2 and 0 <= ss_h <= 2):
+        raise ValueError(f"chroma subsampling must be 0..2 (log2), got ss_w={ss_w}, ss_h={ss_h}")
+    if width % (1 << ss_w) or height % (1 << ss_h):
+        raise ValueError(f"{width}x{height} is not divisible by the chroma subsampling {1 << ss_w}x{1 << ss_h}")
+
+    if is_float:
+        full = True
+    elif color_range is None:
+        full = family == "rgb"
+    elif color_range in (0, 1):
+        full = color_range == 0
+    else:
+        raise ValueError(f"_ColorRange={color_range} is not supported; use 0 (full) or 1 (limited)")
+
+    if family == "rgb":
+        mat = 0
+    elif matrix is None or matrix == 2 or (family == "gray" and matrix == 0):
+        mat = 1 if (width > 1024 or height > 576) else 6
+    elif matrix in MATRIX_COEFFS:
+        mat = int(matrix)
+    else:
+        raise ValueError(f"_Matrix={matrix} is not supported; use one of {_MATRIX_HELP}")
+
+    if chroma_location is None:
+        chroma_location = 0
+    if chroma_location not in _LOC_SITING:
+        raise ValueError(
+            f"_ChromaLocation={chroma_location} is not supported; use 0 (left), 1 (center), 2 (top-left), "
+            "3 (top), 4 (bottom-left) or 5 (bottom)"
+        )
+    h_site, v_site = _LOC_SITING[int(chroma_location)]
+    loc = _SITING_LOC[(h_site if ss_w else "left", v_site if ss_h else "center")]
+    return ColourSpec(family, int(bits), bool(is_float), int(ss_w), int(ss_h), mat, full, loc)
+
+
+def spec_from_format(fmt: Any, width: int, height: int, props: Mapping[str, Any] | None = None) -> ColourSpec:
+    """:func:`resolve_spec` from a ``vapoursynth.VideoFormat``-like object and a frame-props mapping.
+
+    Duck-typed (reads ``color_family.name``, ``sample_type``, ``bits_per_sample``, ``subsampling_w/h``) so
+    this module needs no VapourSynth import. Range: VapourSynth R81 stores ``_Range`` (1 = full, 0 = limited,
+    the H.273 flag) and reads ``_ColorRange`` as an alias of it *without* translating back to the old
+    0 = full / 1 = limited meaning, so ``_Range`` is preferred whenever present; ``_ColorRange`` (old
+    meaning) is used only without it (VapourSynth before R81).
+    """
+    props = props or {}
+    sample_type = getattr(fmt.sample_type, "name", fmt.sample_type)
+    if "_Range" in props:  # VapourSynth R81+: H.273 full-range flag (1 = full); _ColorRange reads as its alias
+        rng = int(props["_Range"])
+        color_range = {0: 1, 1: 0}.get(rng, rng + 2)  # to the _ColorRange meaning; others stay invalid
+    else:
+        color_range = _opt_int(props.get("_ColorRange"))
+    return resolve_spec(
+        fmt.color_family.name.lower(),
+        fmt.bits_per_sample,
+        sample_type in ("FLOAT", 1),
+        fmt.subsampling_w,
+        fmt.subsampling_h,
+        width,
+        height,
+        _opt_int(props.get("_Matrix")),
+        color_range,
+        _opt_int(props.get("_ChromaLocation")),
+    )
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Sample normalisation: value = (code - offset) / scale
+
+
+def _scale_offset(spec: ColourSpec, chroma: bool) -> tuple[float, float]:
+    if spec.is_float:
+        return 1.0, 0.0
+    shift = 1 << (spec.bits - 8)
+    if not spec.full_range:
+        return (224.0 * shift, 128.0 * shift) if chroma else (219.0 * shift, 16.0 * shift)
+    top = float((1 << spec.bits) - 1)
+    return (top, float(1 << (spec.bits - 1))) if chroma else (top, 0.0)
+
+
+def _to_float(plane: torch.Tensor, spec: ColourSpec, chroma: bool) -> torch.Tensor:
+    if plane.dtype == torch.int16:  # uint16 data handed over as int16 bits
+        plane = plane.to(torch.int32) & 0xFFFF
+    x = plane.to(torch.float32)
+    scale, offset = _scale_offset(spec, chroma)
+    if offset:
+        x = x - offset
+    return x if scale == 1.0 else x * (1.0 / scale)
+
+
+def _from_float(x: torch.Tensor, spec: ColourSpec, chroma: bool) -> torch.Tensor:
+    scale, offset = _scale_offset(spec, chroma)
+    if spec.is_float:
+        return x.to(spec.dtype)
+    x = torch.round(x * scale + offset).clamp_(0, (1 << spec.bits) - 1)
+    return x.to(spec.dtype)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Chroma resampling
+
+
+def _spline36(x: np.ndarray) -> np.ndarray:
+    """Spline36 interpolation kernel (support [-3, 3])."""
+    x = np.abs(x)
+    y = np.zeros_like(x)
+    t = x
+    m = t < 1
+    y[m] = ((13 / 11 * t[m] - 453 / 209) * t[m] - 3 / 209) * t[m] + 1
+    t = x - 1
+    m = (x >= 1) & (x < 2)
+    y[m] = ((-6 / 11 * t[m] + 270 / 209) * t[m] - 156 / 209) * t[m]
+    t = x - 2
+    m = (x >= 2) & (x < 3)
+    y[m] = ((1 / 11 * t[m] - 45 / 209) * t[m] + 26 / 209) * t[m]
+    return y
+
+
+def _phase(siting: str, factor: int) -> float:
+    """Full-resolution position of chroma sample 0 (left/top = 0, center = (f-1)/2, bottom = f-1)."""
+    return {"left": 0.0, "top": 0.0, "center": (factor - 1) / 2, "bottom": float(factor - 1)}[siting]
+
+
+@functools.lru_cache(maxsize=None)
+def _upsample_taps(factor: int, phase: float) -> tuple[np.ndarray, int]:
+    """Per-output-phase Spline36 weights ``[factor, K]`` and the chroma offset ``jmin`` of tap 0.
+
+    Output sample ``factor*n + q`` sits at chroma coordinate ``n + s_q`` with ``s_q = (q - phase)/factor``
+    and is ``sum_k w[q, k] * c[n + jmin + k]``.
+    """
+    s = (np.arange(factor) - phase) / factor
+    jmin = int(np.floor(s.min())) - 2
+    jmax = int(np.floor(s.max())) + 3
+    j = np.arange(jmin, jmax + 1)
+    w = _spline36(s[:, None] - j[None, :])
+    w /= w.sum(axis=1, keepdims=True)
+    keep = np.nonzero(np.abs(w).max(axis=0) > 0)[0]
+    return w[:, keep[0] : keep[-1] + 1], jmin + int(keep[0])
+
+
+@functools.lru_cache(maxsize=None)
+def _downsample_taps(factor: int, phase: float, tol: float = 1e-7) -> tuple[np.ndarray, int]:
+    """Least-squares inverse of the upsampler as a FIR kernel and the offset ``emin`` of tap 0.
+
+    Chroma sample ``n`` is ``sum_k d[k] * x[factor*n + emin + k]``. Computed on a periodic signal (circulant
+    U), so it is the exact shift-invariant left inverse, truncated where the dropped taps sum below ``tol``.
+    """
+    up, jmin = _upsample_taps(factor, phase)
+    n_low = 256
+    n_full = factor * n_low
+    u = np.zeros((n_full, n_low))
+    rows = factor * np.arange(n_low)[:, None] + np.arange(factor)[None, :]  # [n, q]
+    for k in range(up.shape[1]):
+        cols = (np.arange(n_low) + jmin + k) % n_low
+        u[rows, cols[:, None]] += up[None, :, k]
+    d = np.linalg.solve(u.T @ u, u.T)[n_low // 2]
+    e = np.arange(n_full) - factor * (n_low // 2)  # full-res offset of each tap from factor*n
+    dist = np.abs(e - phase)
+    order = np.argsort(dist, kind="stable")
+    tail = np.cumsum(np.abs(d[order])[::-1])[::-1]  # tail[i] = sum of |d| over order[i:]
+    radius = dist[order][np.nonzero(tail < tol)[0][0]]
+    keep = dist < radius
+    taps, offs = d[keep], e[keep]
+    taps = 0.5 * (taps + taps[::-1])  # exact symmetry about `phase`
+    return taps / taps.sum(), int(offs[0])
+
+
+def _edge_axes(factor: int, phase: float, n_low: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Doubled mirror axes ``(lo, hi)`` for the full-res and the chroma signal.
+
+    Candidates are whole-sample (reflect) or half-sample (symmetric) mirrors at each edge; the full-res one is
+    picked so that the chroma grid maps onto itself (then upsample(extend(c)) == extend(upsample(c))).
+    """
+    n_full = factor * n_low
+    out = []
+    for cands, lo_hi in (((0, -1), (0, -1)), ((2 * n_full - 2, 2 * n_full - 1), (2 * n_low - 2, 2 * n_low - 1))):
+        best = None
+        for a2 in cands:
+            alpha2 = (a2 - 2 * phase) / factor  # chroma-index axis, doubled
+            err = abs(alpha2 - round(alpha2))
+            if best is None or err < best[0] - 1e-9:
+                best = (err, a2, min(max(round(alpha2), min(lo_hi)), max(lo_hi)))
+        assert best is not None
+        out.append(best[1:])
+    (full_lo, low_lo), (full_hi, low_hi) = out
+    return (full_lo, full_hi), (low_lo, low_hi)
+
+
+@functools.lru_cache(maxsize=256)
+def _mirror_index(n: int, pad_lo: int, pad_hi: int, axis2_lo: int, axis2_hi: int) -> np.ndarray:
+    """Source indices for positions ``-pad_lo .. n+pad_hi-1`` under mirroring about the doubled axes."""
+    idx = np.arange(-pad_lo, n + pad_hi)
+    if axis2_hi - axis2_lo <= 0:  # single sample, whole-sample mirrors: constant
+        return np.zeros_like(idx)
+    while True:
+        low, high = idx < 0, idx > n - 1
+        if not (low.any() or high.any()):
+            return idx
+        idx = np.where(low, axis2_lo - idx, np.where(high, axis2_hi - idx, idx))
+
+
+def _work_dtype(device: torch.device) -> torch.dtype:
+    # float64 on CUDA: cuDNN would otherwise follow the process-wide TF32 switches (10-bit mantissa).
+    return torch.float64 if device.type == "cuda" else torch.float32
+
+
+@functools.lru_cache(maxsize=64)
+def _index_tensor(n: int, pad_lo: int, pad_hi: int, a_lo: int, a_hi: int, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(_mirror_index(n, pad_lo, pad_hi, a_lo, a_hi)).to(device)
+
+
+def _mirror_pad(x: torch.Tensor, dim: int, pad_lo: int, pad_hi: int, a_lo: int, a_hi: int) -> torch.Tensor:
+    """Extend ``x`` along ``dim`` by mirroring about the doubled axes (see :func:`_mirror_index`)."""
+    n = x.shape[dim]
+    idx = _mirror_index(n, pad_lo, pad_hi, a_lo, a_hi)
+    lo, hi = idx[:pad_lo], idx[pad_lo + n :]
+    # Usual case: each pad is one reversed run of samples, so slice + flip (a gather along the last dim is slow
+    # on CPU); anything else (pads longer than the plane) takes the general gather.
+    if (pad_lo == 0 or np.array_equal(lo, np.arange(lo[0], lo[0] - pad_lo, -1))) and (
+        pad_hi == 0 or np.array_equal(hi, np.arange(hi[0], hi[0] - pad_hi, -1))
+    ):
+        parts = [x]
+        if pad_lo:
+            parts.insert(0, x.narrow(dim, int(lo[-1]), pad_lo).flip(dim))
+        if pad_hi:
+            parts.append(x.narrow(dim, int(hi[-1]), pad_hi).flip(dim))
+        return torch.cat(parts, dim) if len(parts) > 1 else x
+    return x.index_select(dim, _index_tensor(n, pad_lo, pad_hi, a_lo, a_hi, x.device))
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel(kind: str, factor: int, phase: float, vertical: bool, device: torch.device,
+            dtype: torch.dtype) -> torch.Tensor:
+    taps = _upsample_taps(factor, phase)[0] if kind == "up" else _downsample_taps(factor, phase)[0][None]
+    w = torch.from_numpy(np.ascontiguousarray(taps)).to(device=device, dtype=dtype)  # [out, K]
+    return w[:, None, :, None] if vertical else w[:, None, None, :]
+
+
+def _upsample(x: torch.Tensor, factor: int, phase: float, dim: int) -> torch.Tensor:
+    """Upsample ``x [N,h,w]`` by ``factor`` along ``dim`` (-1 width, -2 height)."""
+    n_low = x.shape[dim]
+    taps, jmin = _upsample_taps(factor, phase)
+    pad_lo, pad_hi = -jmin, jmin + taps.shape[1] - 1
+    _, (a_lo, a_hi) = _edge_axes(factor, phase, n_low)
+    xp = _mirror_pad(x, dim, pad_lo, pad_hi, a_lo, a_hi)
+    y = F.conv2d(xp.unsqueeze(1), _kernel("up", factor, phase, dim == -2, x.device, x.dtype))  # [N,f,h,w]
+    b, _, h, w = y.shape
+    if dim == -1:
+        return y.permute(0, 2, 3, 1).reshape(b, h, w * factor)
+    return y.permute(0, 2, 1, 3).reshape(b, h * factor, w)
+
+
+def _downsample(x: torch.Tensor, factor: int, phase: float, dim: int) -> torch.Tensor:
+    """Downsample ``x [N,H,W]`` by ``factor`` along ``dim`` with the inverse of :func:`_upsample`."""
+    n_full = x.shape[dim]
+    n_low = n_full // factor
+    taps, emin = _downsample_taps(factor, phase)
+    pad_lo, pad_hi = -emin, max(0, emin + len(taps) - factor)
+    (a_lo, a_hi), _ = _edge_axes(factor, phase, n_low)
+    xp = _mirror_pad(x, dim, pad_lo, pad_hi, a_lo, a_hi)
+    stride = (factor, 1) if dim == -2 else (1, factor)
+    y = F.conv2d(xp.unsqueeze(1), _kernel("down", factor, phase, dim == -2, x.device, x.dtype), stride=stride)
+    y = y[:, 0]
+    return y[:, :n_low] if dim == -2 else y[:, :, :n_low]
+
+
+def _chroma_up(c: torch.Tensor, spec: ColourSpec) -> torch.Tensor:
+    """Chroma planes ``[N,h,w]`` -> full resolution, sited per ``spec`` (vertical pass first)."""
+    if not (spec.ss_w or spec.ss_h):
+        return c
+    h_site, v_site = _LOC_SITING[spec.chroma_location]
+    dtype = c.dtype
+    c = c.to(_work_dtype(c.device))
+    if spec.ss_h:
+        c = _upsample(c, 1 << spec.ss_h, _phase(v_site, 1 << spec.ss_h), -2)
+    if spec.ss_w:
+        c = _upsample(c, 1 << spec.ss_w, _phase(h_site, 1 << spec.ss_w), -1)
+    return c.to(dtype)
+
+
+def _chroma_down(c: torch.Tensor, spec: ColourSpec) -> torch.Tensor:
+    """Full-resolution chroma ``[N,H,W]`` -> subsampled planes, the exact inverse of :func:`_chroma_up`."""
+    if not (spec.ss_w or spec.ss_h):
+        return c
+    h_site, v_site = _LOC_SITING[spec.chroma_location]
+    dtype = c.dtype
+    c = c.to(_work_dtype(c.device))
+    if spec.ss_w:
+        c = _downsample(c, 1 << spec.ss_w, _phase(h_site, 1 << spec.ss_w), -1)
+    if spec.ss_h:
+        c = _downsample(c, 1 << spec.ss_h, _phase(v_site, 1 << spec.ss_h), -2)
+    return c.to(dtype)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Public conversions
+
+
+def _coeffs(matrix: int) -> tuple[float, float, float]:
+    kr, kb = MATRIX_COEFFS[matrix]
+    return kr, 1.0 - kr - kb, kb
+
+
+def planes_to_rgb(planes: Sequence[torch.Tensor], spec: ColourSpec) -> torch.Tensor:
+    """Planes (native dtype, ``[B,h,w]`` or ``[h,w]``) -> float32 RGB ``[B,3,H,W]``, 0..1 nominal, unclamped.
+
+    GRAY is replicated into R, G and B; float YUV has Y in [0,1] and U/V in [-0.5,0.5].
+    """
+    if len(planes) != spec.num_planes:
+        raise ValueError(f"{spec.family} needs {spec.num_planes} planes, got {len(planes)}")
+    planes = [p if p.dim() == 3 else p.unsqueeze(0) for p in planes]
+    b, height, width = planes[0].shape
+    for p, (h, w) in zip(planes, spec.plane_shapes(width, height)):
+        if tuple(p.shape) != (b, h, w):
+            raise ValueError(f"plane shape {tuple(p.shape)} does not match {(b, h, w)} for {spec}")
+
+    if spec.family == "gray":
+        y = _to_float(planes[0], spec, False)
+        return y.unsqueeze(1).expand(b, 3, height, width).contiguous()
+    if spec.family == "rgb":
+        return torch.stack([_to_float(p, spec, False) for p in planes], dim=1)
+
+    y = _to_float(planes[0], spec, False)
+    uv = torch.cat([_to_float(planes[1], spec, True), _to_float(planes[2], spec, True)])
+    uv = _chroma_up(uv, spec)
+    u, v = uv[:b], uv[b:]
+    kr, kg, kb = _coeffs(spec.matrix)
+    r = y + (2 - 2 * kr) * v
+    bl = y + (2 - 2 * kb) * u
+    g = y - (2 * kb * (1 - kb) / kg) * u - (2 * kr * (1 - kr) / kg) * v
+    return torch.stack([r, g, bl], dim=1)
+
+
+def rgb_to_planes(rgb: torch.Tensor, spec: ColourSpec) -> list[torch.Tensor]:
+    """Float RGB ``[B,3,H,W]`` (or ``[3,H,W]``) -> planes ``[B,h,w]`` (``[h,w]``) in the native dtype.
+
+    Integer formats are rounded and clamped to ``0 .. 2**bits-1``; float formats are not clamped.
+    """
+    squeeze = rgb.dim() == 3
+    if squeeze:
+        rgb = rgb.unsqueeze(0)
+    if rgb.dim() != 4 or rgb.shape[1] != 3:
+        raise ValueError(f"expected RGB of shape [B,3,H,W], got {tuple(rgb.shape)}")
+    b, _, height, width = rgb.shape
+    if width % (1 << spec.ss_w) or height % (1 << spec.ss_h):
+        raise ValueError(f"{width}x{height} is not divisible by the chroma subsampling of {spec}")
+    rgb = rgb.to(torch.float32)
+    r, g, bl = rgb.unbind(1)
+
+    if spec.family == "rgb":
+        out = [_from_float(c, spec, False) for c in (r, g, bl)]
+    else:
+        kr, kg, kb = _coeffs(spec.matrix)
+        y = kr * r + kg * g + kb * bl
+        out = [_from_float(y, spec, False)]
+        if spec.family == "yuv":
+            uv = torch.cat([(bl - y) * (0.5 / (1 - kb)), (r - y) * (0.5 / (1 - kr))])
+            uv = _chroma_down(uv, spec)
+            out += [_from_float(uv[:b], spec, True), _from_float(uv[b:], spec, True)]
+    return [p[0] for p in out] if squeeze else out

@@ -50,6 +50,70 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    """Source (bestsource) -> RIFE -> y4m on stdout, or encoded by ffmpeg (x265) with the source's audio."""
+    import shutil
+    import subprocess
+    import time
+
+    import vapoursynth as vs
+
+    from .filter import RIFE
+
+    core = vs.core
+    if args.threads:
+        core.num_threads = args.threads
+    try:
+        clip = core.bs.VideoSource(args.input)
+    except (vs.Error, AttributeError) as e:
+        _err(f"vsrife interpolate: cannot open {args.input}: {e}")
+        return 2
+    if args.frames:
+        clip = clip[: args.frames]
+    try:
+        out = RIFE(clip, model=args.model, fps=args.fps, factor_num=args.factor_num, factor_den=args.factor_den,
+                   scale=args.scale, ensemble=args.ensemble, sc=not args.no_sc, device=args.device,
+                   precision=args.precision)
+    except vs.Error as e:
+        _err(f"vsrife interpolate: {e}")
+        return 2
+    _err(f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps "
+         f"-> {out.num_frames} frames at {out.fps} fps")
+    start = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        rate = done / max(time.monotonic() - start, 1e-9)
+        sys.stderr.write(f"\rframe {done}/{total} ({rate:.2f} fps)")
+        sys.stderr.flush()
+
+    if args.output == "-":
+        out.output(sys.stdout.buffer, y4m=True, progress_update=progress)
+        sys.stderr.write("\n")
+        return 0
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        _err("vsrife interpolate: ffmpeg is needed to write a file (or use -o - to write y4m to stdout)")
+        return 2
+    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", "-"]
+    if not args.no_audio:
+        cmd += ["-i", args.input, "-map", "0:v", "-map", "1:a?", "-c:a", "copy", "-shortest"]
+    cmd += ["-c:v", "libx265", "-crf", str(args.crf), "-preset", args.preset, "-x265-params", "log-level=error",
+            args.output]
+    enc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    assert enc.stdin is not None
+    try:
+        out.output(enc.stdin, y4m=True, progress_update=progress)
+    finally:
+        enc.stdin.close()
+        code = enc.wait()
+    sys.stderr.write("\n")
+    if code != 0:
+        _err(f"vsrife interpolate: ffmpeg failed with exit code {code}")
+        return 1
+    _err(f"wrote {args.output} in {time.monotonic() - start:.1f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vsrife", description="RIFE frame interpolation for VapourSynth")
     sub = p.add_subparsers(dest="command", required=True)
@@ -66,9 +130,37 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list releases and the weights found locally")
     ls.set_defaults(func=cmd_list)
 
+    it = sub.add_parser("interpolate", help="interpolate a video file to a higher frame rate")
+    it.add_argument("input", help="video file (opened with bestsource)")
+    it.add_argument("-o", "--output", required=True, help="output file (encoded with ffmpeg/x265) or - for y4m")
+    rate = it.add_mutually_exclusive_group()
+    rate.add_argument("--fps", help="output rate: 60, 59.94, 60000/1001 ...")
+    rate.add_argument("--factor", help="rate multiplier: 2, 5/2 ...")
+    it.add_argument("--model", help="RIFE release (default: 4.25, or the newest installed)")
+    it.add_argument("--scale", default="1.0", help="0.25, 0.5, 1, 2, 4 or auto")
+    it.add_argument("--ensemble", action="store_true")
+    it.add_argument("--no-sc", action="store_true", help="interpolate across scene cuts too")
+    it.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
+    it.add_argument("--precision", help="fp32, fp16, bf16")
+    it.add_argument("--frames", type=int, help="only the first N source frames")
+    it.add_argument("--threads", type=int, help="VapourSynth threads")
+    it.add_argument("--crf", type=int, default=18)
+    it.add_argument("--preset", default="medium")
+    it.add_argument("--no-audio", action="store_true")
+    it.set_defaults(func=cmd_interpolate)
+
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "command", None) == "interpolate":
+        args.factor_num = args.factor_den = None
+        if args.factor:
+            num, _, den = args.factor.partition("/")
+            try:
+                args.factor_num, args.factor_den = int(num), int(den or 1)
+            except ValueError:
+                _err(f"vsrife interpolate: --factor must look like 2 or 5/2; got {args.factor!r}")
+                return 2
     return int(args.func(args))

@@ -53,7 +53,7 @@ def test_filter_yuv_in_and_out_matches_model_on_rgb(bbb_path, bbb_rgb, direct_sc
 
     clip = vs.core.bs.VideoSource(str(bbb_path))[:60]
     even = clip.std.SelectEvery(cycle=2, offsets=0)  # frames 0, 2, ..., 58 at 12.5 fps
-    out = RIFE(even, model="4.0", factor_num=2, sc=False)
+    out = RIFE(even, model="4.0", factor_num=2, sc=False, precision="fp32")
     assert out.format.id == vs.YUV420P8 and out.num_frames == 60
     out_rgb = vs.core.resize.Bicubic(out, format=vs.RGBS, matrix_in_s="709")
 

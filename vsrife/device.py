@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -27,9 +29,26 @@ def resolve_device(device: str | torch.device | None, where: str = "RIFE") -> to
     return dev
 
 
+@lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16), read from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
 def default_precision(device: torch.device) -> str:
-    """fp16 on CUDA; fp32 on CPU (bf16 on CPU is opt-in: see the README for its measured cost)."""
-    return "fp16" if device.type == "cuda" else "fp32"
+    """fp16 on CUDA. On the CPU bf16 where the CPU has native bf16 (measured on real frames: -0.044 dB PSNR,
+    1.2x faster than fp32; scripts/bench_precision.py), else fp32."""
+    if device.type == "cuda":
+        return "fp16"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
 def resolve_precision(precision: str | None, device: torch.device, where: str = "RIFE") -> torch.dtype:

@@ -1,0 +1,1 @@
+"""Native VapourSynth shim plugin that provides core.rife.RIFE (see build.py)."""

@@ -154,6 +154,19 @@ class IFBlock(nn.Module):
         return tmp[:, :4] * up, tmp[:, 4:5], features
 
 
+@dataclass
+class Levels:
+    """Per-level results of one forward pass (coarse to fine), for training losses."""
+
+    flows: list[torch.Tensor]  # [B, 4, H, W]: flow t->0 and t->1 at each level
+    masks: list[torch.Tensor]  # [B, 1, H, W]: blend mask logits at each level
+    merged: list[torch.Tensor]  # [B, 3, H, W]: the frame each level would produce
+
+    @property
+    def output(self) -> torch.Tensor:
+        return self.merged[-1]
+
+
 def _swap(flow: torch.Tensor) -> torch.Tensor:
     """Exchange the two flow fields (t->0 and t->1) of a [B, 4, H, W] flow."""
     return torch.cat((flow[:, 2:4], flow[:, :2]), 1)
@@ -214,6 +227,22 @@ class IFNet(nn.Module):
         scale: float = 1.0,
         ensemble: bool = False,
     ) -> torch.Tensor:
+        """The frame at ``timestep`` between ``img0`` and ``img1``; see :meth:`forward_levels` for all levels."""
+        levels = self.forward_levels(img0, img1, timestep, f0, f1, scale, ensemble, all_levels=False)
+        return levels.output
+
+    def forward_levels(
+        self,
+        img0: torch.Tensor,
+        img1: torch.Tensor,
+        timestep: torch.Tensor,
+        f0: torch.Tensor | None = None,
+        f1: torch.Tensor | None = None,
+        scale: float = 1.0,
+        ensemble: bool = False,
+        all_levels: bool = True,
+    ) -> Levels:
+        """Flows, masks and merged frames of every level (only the last one when ``all_levels`` is False)."""
         cfg = self.cfg
         img0 = img0.clamp(0.0, 1.0)
         img1 = img1.clamp(0.0, 1.0)
@@ -224,6 +253,7 @@ class IFNet(nn.Module):
         blocks = self.blocks
         warped0, warped1 = img0, img1
         flow = mask = feat = None
+        levels = Levels([], [], [])
         for i, block in enumerate(blocks):
             if i == 0:
                 pair = (img0, img1, f0, f1) if feats else (img0, img1)
@@ -257,6 +287,9 @@ class IFNet(nn.Module):
                 mask = mask + m0 if cfg.accumulate_mask else m0
             warped0 = self.warp(img0, flow[:, :2])
             warped1 = self.warp(img1, flow[:, 2:4])
-        assert mask is not None
-        mask = torch.sigmoid(mask)
-        return warped0 * mask + warped1 * (1 - mask)
+            if all_levels or i == len(blocks) - 1:
+                m = torch.sigmoid(mask)
+                levels.flows.append(flow)
+                levels.masks.append(mask)
+                levels.merged.append(warped0 * m + warped1 * (1 - m))
+        return levels

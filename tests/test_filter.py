@@ -177,3 +177,41 @@ def test_missing_weights_say_how_to_download(carphone, tmp_path, monkeypatch):
 def test_cuda_requested_but_absent(carphone):
     with pytest.raises(vs.Error, match=r"RIFE: device 'cuda' was requested but CUDA is not available here"):
         RIFE(carphone[:4], model="4.0", device="cuda")
+
+
+def test_encoder_features_computed_once_per_source_frame(carphone, tmp_path):
+    """Releases with a feature encoder: every source frame is encoded once, however many output frames use it."""
+    import torch
+
+    from vsrife import RIFE_HDv3
+    from vsrife.filter import _MODELS
+
+    from .conftest import random_official_state
+
+    net = RIFE_HDv3("4.15.lite", device="cpu")
+    path = tmp_path / "flownet_v4.15.lite.pkl"
+    torch.save({"module." + k: v for k, v in random_official_state(net.flownet).items()}, path)
+    clip = carphone[40:46]
+    out = RIFE(clip, model="4.15.lite", weights=str(path), factor_num=4, sc=False, precision="fp32")
+    model = next(m for k, m in _MODELS.items() if k[0] == "4.15.lite" and k[3] == str(path.resolve()))
+    calls = []
+    handle = model.flownet.encode.register_forward_hook(lambda mod, inp, outp: calls.append(inp[0].shape))
+    try:
+        for n in range(out.num_frames):
+            out.get_frame(n)
+    finally:
+        handle.remove()
+    assert out.num_frames == 24  # 18 interpolated frames between 6 source frames
+    assert len(calls) == 6
+    assert all(s[-2:] == (160, 192) for s in calls)  # 144x176 padded to the release's multiple of 32, no more
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu(carphone):
+    clip = carphone[:3]
+    cpu = RIFE(clip, model="4.0", device="cpu", precision="fp32", sc=False)
+    gpu = RIFE(clip, model="4.0", device="cuda", precision="fp32", sc=False)
+    a = np.array(cpu.get_frame(1)[0], dtype=np.int16)
+    b = np.array(gpu.get_frame(1)[0], dtype=np.int16)
+    assert np.abs(a - b).max() <= 2

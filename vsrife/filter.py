@@ -160,7 +160,7 @@ def RIFE(
     :param sc: never interpolate across scene cuts (built-in detection; _SceneChangeNext/Prev props win).
     :param sc_threshold: scene-cut threshold in (0, 1]; default of vsrife.scenecut.
     :param device: "cpu", "cuda", "cuda:N"; default CUDA when available.
-    :param precision: "fp32", "fp16", "bf16"; default fp16 on CUDA, fp32 on CPU.
+    :param precision: "fp32", "fp16", "bf16"; default fp16 on CUDA; bf16 on CPUs with native bf16, else fp32.
     :param weights: path of a weights file (default: looked up in the model directories).
     """
     clip = _check_clip(clip)

@@ -81,3 +81,23 @@ def test_timestep_tensor_per_batch_item():
     both = model.inference(pair, timestep=torch.tensor([0.3, 0.5]))
     assert torch.allclose(both[:1], model.inference(pair[:1], 0.3), atol=1e-4)
     assert torch.allclose(both[1:], model.inference(pair[1:], 0.5), atol=1e-4)
+
+
+def test_v40_large_motion_at_sizes_the_reference_cannot_take(oracle):
+    """At 96x160 (a multiple of 32, not 64) the reference 4.0 fails once its pyramid doubles; ours pads 4.0/4.1
+    to 64 and works."""
+    model = RIFE_HDv3("4.0", device="cpu", precision="fp32")
+    state = random_official_state(model.flownet, seed=3)
+    state["block1.lastconv.bias"] = torch.tensor([6.0, 6.0, 6.0, 6.0, 0.0])
+    model.flownet.load_state_dict(state, strict=True)
+    h, w = 96, 160
+    pair = torch.rand(1, 6, h, w, generator=torch.Generator().manual_seed(5))
+    out = model.inference(pair, 0.5)
+    assert out.shape == (1, 3, h, w) and torch.isfinite(out).all()
+    ref = oracle("4.0").IFNet(1.0, False).eval()
+    ref.load_state_dict(state)
+    div = torch.tensor([(w - 1.0) / 2.0, (h - 1.0) / 2.0])
+    grid = torch.cat([torch.linspace(-1, 1, w).view(1, 1, 1, w).expand(-1, -1, h, -1),
+                      torch.linspace(-1, 1, h).view(1, 1, h, 1).expand(-1, -1, -1, w)], 1)
+    with pytest.raises(RuntimeError, match="must match the size"):
+        ref(pair[:, :3], pair[:, 3:], torch.full((1, 1, h, w), 0.5), div, grid)

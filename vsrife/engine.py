@@ -74,6 +74,9 @@ class Engine:
         self.model = model
         self.settings = settings
         self.cache: BoundedCache[int, Prepared] = BoundedCache(settings.cache_size)
+        # One network call at a time: torch already spreads each call over every core (or the whole GPU);
+        # concurrent calls from VapourSynth's threads would only oversubscribe the cores.
+        self._net_lock = threading.Lock()
 
     def _upload(self, planes: Sequence[np.ndarray], spec: ColourSpec) -> torch.Tensor:
         dev = self.model.device
@@ -85,7 +88,8 @@ class Engine:
             with torch.inference_mode():
                 rgb = self._upload(planes, spec)
                 padded = self.model.pad(rgb.to(self.model.dtype), self.settings.scale)
-                feats = self.model.features(padded)
+                with self._net_lock:
+                    feats = self.model.features(padded)
                 thumb = thumbnail(rgb) if self.settings.detector is not None else None
             return Prepared(padded, feats, thumb)
 
@@ -100,8 +104,9 @@ class Engine:
                     ) -> list[np.ndarray]:
         with torch.inference_mode():
             ts = torch.tensor([t], dtype=torch.float32)
-            out = self.model.interpolate(a.rgb, b.rgb, ts, a.features, b.features, self.settings.scale,
-                                         self.settings.ensemble)
+            with self._net_lock:
+                out = self.model.interpolate(a.rgb, b.rgb, ts, a.features, b.features, self.settings.scale,
+                                             self.settings.ensemble)
             rgb = out[:, :, :height, :width].float()
             planes = rgb_to_planes(rgb, spec)
             return [p.reshape(p.shape[-2:]).cpu().numpy() for p in planes]

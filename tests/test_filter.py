@@ -215,3 +215,16 @@ def test_cuda_matches_cpu(carphone):
     a = np.array(cpu.get_frame(1)[0], dtype=np.int16)
     b = np.array(gpu.get_frame(1)[0], dtype=np.int16)
     assert np.abs(a - b).max() <= 2
+
+
+def test_builtin_scene_cut_detection_never_blends_two_shots(carphone, bbb_path):
+    other = core.resize.Bicubic(core.bs.VideoSource(str(bbb_path))[60:65], 176, 144)
+    other = core.std.AssumeFPS(other, carphone)
+    spliced = carphone[50:55] + other  # a hard cut between source frames 4 and 5
+    out = RIFE(spliced, model="4.0", factor_num=2, sc=True)
+    assert same_pixels(out.get_frame(9), spliced.get_frame(4))  # t = 1/2 across the cut: the earlier frame
+    for n in (1, 3, 5, 11, 13, 15):  # within each shot: interpolated
+        f = out.get_frame(n)
+        assert not same_pixels(f, spliced.get_frame(n // 2)) and not same_pixels(f, spliced.get_frame(n // 2 + 1))
+    cut4 = RIFE(spliced, model="4.0", factor_num=4, sc=True)
+    assert same_pixels(cut4.get_frame(19), spliced.get_frame(5))  # t = 3/4: the nearer frame is the later one

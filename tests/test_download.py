@@ -98,3 +98,20 @@ def test_cli_download(server, tmp_path):
     assert leftovers(tmp_path) == ["flownet_v4.15.lite.pkl"]
     r = subprocess.run([sys.executable, "-m", "vsrife", "download", "9.9"], capture_output=True, text=True)
     assert r.returncode == 2 and "model must be one of" in r.stderr
+
+
+def test_filter_auto_download_from_a_mirror(server, tmp_path, monkeypatch, carphone_path):
+    import vapoursynth as vs
+
+    from vsrife.filter import RIFE
+
+    monkeypatch.setenv("VSRIFE_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("VSRIFE_WEIGHTS_URL", server)
+    clip = vs.core.bs.VideoSource(str(carphone_path))[:3]
+    with pytest.raises(vs.Error, match=r"vsrife download 4\.15\.lite"):
+        RIFE(clip, model="4.15.lite")
+    out = RIFE(clip, model="4.15.lite", auto_download=True, sc=False)
+    assert out.num_frames == 6 and out.get_frame(1).format.id == clip.format.id
+    assert leftovers(tmp_path) == ["flownet_v4.15.lite.pkl"]
+    with pytest.raises(vs.Error, match=r"RIFE: flownet_v4\.9\.pkl: the server answered 404"):
+        RIFE(clip, model="4.9", auto_download=True)

@@ -51,7 +51,8 @@ def verify(spec: ModelSpec, path: Path) -> None:
 def download(spec: ModelSpec, dest_dir: str | os.PathLike[str] | None = None, url: str | None = None,
              force: bool = False, timeout: float = 60.0, progress: bool = True) -> Path:
     """Fetch ``spec``'s weights into ``dest_dir`` (default: the user model dir) and return the path.
-    An existing file that verifies is kept; nothing partial is left behind on any error."""
+    The URL is ``url``, else ``$VSRIFE_WEIGHTS_URL`` (a template with ``{filename}``, for mirrors), else the
+    registry's. An existing file that verifies is kept; nothing partial is left behind on any error."""
     dest = Path(dest_dir) if dest_dir is not None else user_model_dir()
     dest.mkdir(parents=True, exist_ok=True)
     target = dest / spec.filename
@@ -61,7 +62,8 @@ def download(spec: ModelSpec, dest_dir: str | os.PathLike[str] | None = None, ur
             return target
         except DownloadError:
             pass  # replace a bad copy
-    url = url or spec.url
+    mirror = os.environ.get("VSRIFE_WEIGHTS_URL")
+    url = url or (mirror.format(filename=spec.filename) if mirror else spec.url)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=dest)
     tmp = Path(tmp_name)
     try:

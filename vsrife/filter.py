@@ -87,13 +87,21 @@ def _check_clip(clip: Any) -> vs.VideoNode:
     return clip
 
 
-def _load_model(spec: ModelSpec, device: Any, precision: Any, weights: Any) -> RIFE_HDv3:
+def _load_model(spec: ModelSpec, device: Any, precision: Any, weights: Any, auto_download: bool) -> RIFE_HDv3:
     try:
         dev = resolve_device(_text(device), NAME)
         dtype = resolve_precision(_text(precision), dev, NAME)
     except ValueError as e:
         raise vs.Error(str(e)) from None
     path: Path | None = Path(_text(weights)) if weights is not None else find_weights(spec)
+    if path is None and auto_download:
+        from .download import DownloadError, download
+
+        print(f"{NAME}: downloading the weights of {spec.version}", file=sys.stderr)
+        try:
+            path = download(spec)
+        except DownloadError as e:
+            raise _err(str(e)) from None
     if path is None:
         raise vs.Error(missing_weights_message(spec, NAME))
     key = (spec.version, str(dev), str(dtype), str(path.resolve()))
@@ -146,6 +154,7 @@ def RIFE(
     device: str | None = None,
     precision: str | None = None,
     weights: str | None = None,
+    auto_download: bool = False,
 ) -> vs.VideoNode:
     """Interpolate ``clip`` to a higher frame rate with RIFE.
 
@@ -162,6 +171,7 @@ def RIFE(
     :param device: "cpu", "cuda", "cuda:N"; default CUDA when available.
     :param precision: "fp32", "fp16", "bf16"; default fp16 on CUDA; bf16 on CPUs with native bf16, else fp32.
     :param weights: path of a weights file (default: looked up in the model directories).
+    :param auto_download: fetch missing weights (verified) into the user model directory.
     """
     clip = _check_clip(clip)
     try:
@@ -179,7 +189,7 @@ def RIFE(
         spec_from_format(clip.format, clip.width, clip.height, {})
     except ValueError as e:
         raise _err(str(e)) from None
-    net = _load_model(spec, device, precision, weights)
+    net = _load_model(spec, device, precision, weights, _flag(auto_download, "auto_download"))
 
     timeline = make_timeline(clip.num_frames, fps_in, fps_out, _durations(clip) if vfr else None)
     engine = Engine(net, EngineSettings(scale_f, bool(ensemble), detector if use_sc else None,

@@ -75,7 +75,7 @@ def test_v40_large_motion_rescale_matches_reference(oracle):
 
 
 def test_timestep_tensor_per_batch_item():
-    model = RIFE_HDv3("4.6", device="cpu")
+    model = RIFE_HDv3("4.6", device="cpu", precision="fp32")
     model.flownet.load_state_dict(random_official_state(model.flownet), strict=True)
     pair = torch.rand(2, 6, 64, 64, generator=torch.Generator().manual_seed(2))
     both = model.inference(pair, timestep=torch.tensor([0.3, 0.5]))

@@ -19,7 +19,7 @@ from .conftest import random_official_state
 def test_real_v40_loads_strictly_and_drops_training_tensors(v40_weights):
     raw = torch.load(v40_weights, map_location="cpu", weights_only=True)
     assert any(k.startswith("module.block_tea.") for k in raw)  # the official file carries the teacher
-    model = RIFE_HDv3("4.0", device="cpu").load_weights(v40_weights)
+    model = RIFE_HDv3("4.0", device="cpu", precision="fp32").load_weights(v40_weights)
     sd = model.flownet.state_dict()
     assert not any(k.startswith(TRAINING_ONLY_PREFIXES) for k in sd)
     assert torch.equal(sd["block0.conv0.0.0.weight"], raw["module.block0.conv0.0.0.weight"])
@@ -28,12 +28,12 @@ def test_real_v40_loads_strictly_and_drops_training_tensors(v40_weights):
 
 def test_wrong_release_names_the_matching_ones(v40_weights):
     with pytest.raises(WeightsError, match=r"holds weights of RIFE 4\.0, 4\.1, not 4\.25"):
-        RIFE_HDv3("4.25", device="cpu").load_weights(v40_weights)
+        RIFE_HDv3("4.25", device="cpu", precision="fp32").load_weights(v40_weights)
 
 
 @pytest.mark.parametrize("fmt", ["pkl-module", "pth-plain", "safetensors"])
 def test_formats(tmp_path, fmt):
-    model = RIFE_HDv3("4.22.lite", device="cpu")
+    model = RIFE_HDv3("4.22.lite", device="cpu", precision="fp32")
     state = random_official_state(model.flownet)
     if fmt == "pkl-module":
         path = tmp_path / "flownet_v4.22.lite.pkl"
@@ -61,7 +61,7 @@ def test_pickled_code_is_refused_never_executed(tmp_path):
     path = tmp_path / "flownet_v4.0.pkl"
     torch.save({"module.block0.conv0.0.0.weight": torch.zeros(1), "x": _Evil()}, path)
     with pytest.raises(WeightsError, match="refused: it is not a plain tensor checkpoint"):
-        RIFE_HDv3("4.0", device="cpu").load_weights(path)
+        RIFE_HDv3("4.0", device="cpu", precision="fp32").load_weights(path)
     assert not os.path.exists(marker)
     raw = tmp_path / "raw.pkl"
     raw.write_bytes(pickle.dumps(_Evil()))
@@ -74,7 +74,7 @@ def test_truncated_and_garbage_files(tmp_path, v40_weights):
     cut = tmp_path / "flownet_v4.0.pkl"
     cut.write_bytes(v40_weights.read_bytes()[: 1 << 20])
     with pytest.raises(WeightsError, match="not a readable checkpoint"):
-        RIFE_HDv3("4.0", device="cpu").load_weights(cut)
+        RIFE_HDv3("4.0", device="cpu", precision="fp32").load_weights(cut)
     text = tmp_path / "notes.pkl"
     text.write_text("hello")
     with pytest.raises(WeightsError, match="not a readable checkpoint"):
@@ -84,11 +84,11 @@ def test_truncated_and_garbage_files(tmp_path, v40_weights):
     other = tmp_path / "model.pth"
     torch.save({"weight": torch.zeros(3, 3)}, other)
     with pytest.raises(WeightsError, match=r"does not match RIFE 4\.0 nor any other release: tensors .*missing"):
-        RIFE_HDv3("4.0", device="cpu").load_weights(other)
+        RIFE_HDv3("4.0", device="cpu", precision="fp32").load_weights(other)
 
 
 def test_missing_tensor_and_misshaped_tensor(tmp_path):
-    model = RIFE_HDv3("4.6", device="cpu")
+    model = RIFE_HDv3("4.6", device="cpu", precision="fp32")
     state = random_official_state(model.flownet)
     bad = dict(state)
     del bad["block2.lastconv.0.bias"]
@@ -105,12 +105,12 @@ def test_missing_tensor_and_misshaped_tensor(tmp_path):
 def test_missing_weights_say_how_to_download(tmp_path, monkeypatch):
     monkeypatch.setenv("VSRIFE_MODEL_DIR", str(tmp_path))
     with pytest.raises(WeightsError, match=r"vsrife download 4\.26\.heavy"):
-        RIFE_HDv3("4.26.heavy", device="cpu").load_weights()
+        RIFE_HDv3("4.26.heavy", device="cpu", precision="fp32").load_weights()
 
 
 def test_model_dir_env_is_searched(tmp_path, monkeypatch):
     monkeypatch.setenv("VSRIFE_MODEL_DIR", str(tmp_path))
-    model = RIFE_HDv3("4.7", device="cpu")
+    model = RIFE_HDv3("4.7", device="cpu", precision="fp32")
     torch.save(random_official_state(model.flownet), tmp_path / MODELS["4.7"].filename)
     assert model.load_weights().weights_path == str(tmp_path / "flownet_v4.7.pkl")
 
@@ -136,7 +136,7 @@ def test_cuda_requested_without_cuda():
 
 
 def test_bad_inference_arguments():
-    model = RIFE_HDv3("4.25", device="cpu")
+    model = RIFE_HDv3("4.25", device="cpu", precision="fp32")
     pair = torch.rand(1, 6, 32, 32)
     with pytest.raises(ValueError, match=r"frame_pair must be a \[B, 6, H, W\] tensor; got \(1, 3, 32, 32\)"):
         model.inference(pair[:, :3])
@@ -148,3 +148,11 @@ def test_bad_inference_arguments():
         model.inference(pair, timestep=1.5)
     with pytest.raises(ValueError, match="must be a float tensor"):
         model.inference((pair * 255).to(torch.uint8))
+
+
+def test_default_precision_by_device():
+    from vsrife.device import cpu_has_native_bf16, default_precision
+
+    assert default_precision(torch.device("cuda")) == "fp16"
+    assert default_precision(torch.device("cpu")) == ("bf16" if cpu_has_native_bf16() else "fp32")
+    assert RIFE_HDv3("4.6", device="cpu").dtype == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)

@@ -1,4 +1,4 @@
-"""Command line: `vsrife download`, `vsrife list`, `vsrife interpolate`.
+"""Command line: `vsrife download`, `vsrife list`, `vsrife interpolate`, `vsrife train`.
 
 Everything meant for a person goes to stderr; stdout carries video only (`vsrife interpolate ... -o -`).
 """
@@ -114,8 +114,15 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that prints help to stderr too: stdout is for video."""
+
+    def print_help(self, file=None):  # type: ignore[no-untyped-def]
+        super().print_help(file if file is not None else sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vsrife", description="RIFE frame interpolation for VapourSynth")
+    p = _Parser(prog="vsrife", description="RIFE frame interpolation for VapourSynth")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("download", help="download and verify model weights")
@@ -149,10 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--no-audio", action="store_true")
     it.set_defaults(func=cmd_interpolate)
 
+    # listed here for `vsrife --help`; main() hands everything after `train` to vsrife.train's own parser
+    sub.add_parser("train", help="train or fine-tune a release (see `vsrife train --help`)", add_help=False)
+
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:
+        from .train.cli import main as train_main
+
+        return train_main(argv[1:])
     args = build_parser().parse_args(argv)
     if getattr(args, "command", None) == "interpolate":
         args.factor_num = args.factor_den = None

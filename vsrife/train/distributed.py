@@ -1,0 +1,96 @@
+"""Process-group setup for ``torchrun`` (NCCL on GPUs, gloo on the CPU); a no-op for a single process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int
+    world_size: int
+    local_rank: int
+    local_world_size: int
+    device: torch.device
+    backend: str | None
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup(device: str | None = None, timeout_s: float = 1800) -> DistInfo:
+    """Read torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK ...), pick this process's device
+    (``cuda:LOCAL_RANK`` when CUDA is there and no device is forced) and join the process group."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    if device:
+        dev = torch.device(device)
+        if dev.type == "cuda" and dev.index is None:
+            dev = torch.device("cuda", local_rank)
+    else:
+        dev = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device {dev} was requested but CUDA is not available")
+        torch.cuda.set_device(dev)
+    backend = None
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+        kwargs = {"device_id": dev} if backend == "nccl" else {}
+        dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s), **kwargs)
+    elif world > 1:
+        backend = dist.get_backend()
+    return DistInfo(rank, world, local_rank, local_world, dev, backend)
+
+
+def barrier(info: DistInfo) -> None:
+    if info.distributed:
+        if info.backend == "nccl":
+            dist.barrier(device_ids=[info.device.index])
+        else:
+            dist.barrier()
+
+
+def mean_across(info: DistInfo, values: list[float]) -> list[float]:
+    """Element-wise mean over ranks (every rank must call it at the same point)."""
+    if not info.distributed:
+        return values
+    t = torch.tensor(values, dtype=torch.float64 if info.device.type == "cpu" else torch.float32,
+                     device=info.device)
+    dist.all_reduce(t)
+    return (t / info.world_size).tolist()
+
+
+def sum_across(info: DistInfo, values: list[float]) -> list[float]:
+    if not info.distributed:
+        return values
+    t = torch.tensor(values, dtype=torch.float64 if info.device.type == "cpu" else torch.float32,
+                     device=info.device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def gather_strings(info: DistInfo, value: str) -> list[str]:
+    if not info.distributed:
+        return [value]
+    out: list[object] = [None] * info.world_size
+    dist.all_gather_object(out, value)
+    return [str(v) for v in out]
+
+
+def teardown(info: DistInfo) -> None:
+    if info.distributed and dist.is_initialized():
+        barrier(info)
+        dist.destroy_process_group()

@@ -45,7 +45,7 @@ def cpu_has_native_bf16() -> bool:
 
 def default_precision(device: torch.device) -> str:
     """fp16 on CUDA. On the CPU bf16 where the CPU has native bf16 (measured on real frames: -0.044 dB PSNR,
-    1.2x faster than fp32; scripts/bench_precision.py), else fp32."""
+    1.33x faster than fp32; scripts/bench_precision.py), else fp32."""
     if device.type == "cuda":
         return "fp16"
     return "bf16" if cpu_has_native_bf16() else "fp32"

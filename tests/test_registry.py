@@ -53,3 +53,19 @@ def test_unknown_version_error_lists_choices():
     with pytest.raises(ValueError, match=r"RIFE: model must be one of 4\.0, 4\.1, .*4\.26\.heavy; got '3\.9'"):
         get_spec("3.9")
     assert get_spec("v4.25").version == "4.25"
+
+
+@pytest.mark.parametrize("version", ["4.0", "4.6", "4.15.lite", "4.22", "4.25", "4.25.lite", "4.26.heavy"])
+def test_every_scale_runs_on_odd_sizes(version):
+    """Padding to modulo/scale (never more) is enough for every pyramid at every scale."""
+    from vsrife import RIFE_HDv3
+
+    from .conftest import random_official_state
+
+    model = RIFE_HDv3(version, device="cpu", precision="fp32")
+    model.flownet.load_state_dict(random_official_state(model.flownet))
+    for scale in (0.25, 0.5, 1.0, 2.0, 4.0):
+        out = model.inference(torch.rand(1, 6, 72, 100), 0.5, scale=scale)
+        assert out.shape == (1, 3, 72, 100) and torch.isfinite(out).all()
+        mult = model.spec.config.padding_multiple(scale)
+        assert model.padding(72, 100, scale) == (-72 % mult, -100 % mult)

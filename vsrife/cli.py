@@ -42,6 +42,12 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from .weights import find_weights, model_dirs
 
+    try:
+        from .vsplugin import check
+
+        _err(f"plugin: {check()[1]}")
+    except ImportError:
+        _err("plugin: VapourSynth is not installed (the model API works without it)")
     _err(f"model directories: {', '.join(str(d) for d in model_dirs())}")
     _err(f"{'version':<11} {'pad':>4} {'ensemble':>8}  weights")
     for v, spec in MODELS.items():

@@ -51,10 +51,15 @@ def default_precision(device: torch.device) -> str:
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
-def resolve_precision(precision: str | None, device: torch.device, where: str = "RIFE") -> torch.dtype:
+def precision_name(precision: str | None, device: torch.device, where: str = "RIFE") -> str:
+    """The validated precision name ("fp32", "fp16", "bf16"); None picks the device's default."""
     name = default_precision(device) if precision is None else str(precision).lower()
     if name not in PRECISIONS:
         raise ValueError(f"{where}: precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     if name == "fp16" and device.type == "cpu":
         raise ValueError(f"{where}: precision 'fp16' is not supported on the CPU; use 'fp32' or 'bf16'")
-    return PRECISIONS[name]
+    return name
+
+
+def resolve_precision(precision: str | None, device: torch.device, where: str = "RIFE") -> torch.dtype:
+    return PRECISIONS[precision_name(precision, device, where)]

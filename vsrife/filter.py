@@ -17,7 +17,7 @@ import numpy as np
 import vapoursynth as vs
 
 from .colour import ColourSpec, spec_from_format
-from .device import resolve_device, resolve_precision
+from .device import precision_name, resolve_device
 from .engine import Engine, EngineSettings, Prepared
 from .model import RIFE_HDv3, check_ensemble
 from .registry import DEFAULT_VERSION, MODELS, SCALES, ModelSpec, get_spec
@@ -90,7 +90,7 @@ def _check_clip(clip: Any) -> vs.VideoNode:
 def _load_model(spec: ModelSpec, device: Any, precision: Any, weights: Any, auto_download: bool) -> RIFE_HDv3:
     try:
         dev = resolve_device(_text(device), NAME)
-        dtype = resolve_precision(_text(precision), dev, NAME)
+        prec = precision_name(_text(precision), dev, NAME)
     except ValueError as e:
         raise vs.Error(str(e)) from None
     path: Path | None = Path(_text(weights)) if weights is not None else find_weights(spec)
@@ -104,13 +104,12 @@ def _load_model(spec: ModelSpec, device: Any, precision: Any, weights: Any, auto
             raise _err(str(e)) from None
     if path is None:
         raise vs.Error(missing_weights_message(spec, NAME))
-    key = (spec.version, str(dev), str(dtype), str(path.resolve()))
+    key = (spec.version, str(dev), prec, str(path.resolve()))
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
-            precision_name = {"torch.float32": "fp32", "torch.float16": "fp16", "torch.bfloat16": "bf16"}[str(dtype)]
             try:
-                model = RIFE_HDv3(spec.version, device=dev, precision=precision_name).load_weights(path)
+                model = RIFE_HDv3(spec.version, device=dev, precision=prec).load_weights(path)
             except WeightsError as e:
                 raise _err(str(e)) from None
             _MODELS[key] = model

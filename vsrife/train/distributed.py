@@ -63,23 +63,19 @@ def barrier(info: DistInfo) -> None:
             dist.barrier()
 
 
-def mean_across(info: DistInfo, values: list[float]) -> list[float]:
-    """Element-wise mean over ranks (every rank must call it at the same point)."""
-    if not info.distributed:
-        return values
-    t = torch.tensor(values, dtype=torch.float64 if info.device.type == "cpu" else torch.float32,
-                     device=info.device)
-    dist.all_reduce(t)
-    return (t / info.world_size).tolist()
-
-
 def sum_across(info: DistInfo, values: list[float]) -> list[float]:
+    """Element-wise sum over ranks (every rank must call it at the same point)."""
     if not info.distributed:
         return values
     t = torch.tensor(values, dtype=torch.float64 if info.device.type == "cpu" else torch.float32,
                      device=info.device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def mean_across(info: DistInfo, values: list[float]) -> list[float]:
+    """Element-wise mean over ranks (every rank must call it at the same point)."""
+    return [v / info.world_size for v in sum_across(info, values)] if info.distributed else values
 
 
 def gather_strings(info: DistInfo, value: str) -> list[str]:

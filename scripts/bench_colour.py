@@ -22,7 +22,7 @@ import torch
 import vapoursynth as vs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vsrife.colour import ColourSpec, planes_to_rgb, rgb_to_planes, spec_from_format  # noqa: E402
+from vsrife.colour import ColourSpec, planes_to_rgb, rgb_to_planes, spec_from_format
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ["YUV420P8", "YUV420P10", "YUV420P16", "YUV422P10", "YUV444P16", "YUV410P8", "YUV420PS"]
@@ -59,8 +59,11 @@ def timed(fn, device: torch.device, repeat: int) -> tuple[object, float]:
 def bench(fmt_name: str, src: vs.VideoNode, frame: int, device: torch.device, repeat: int) -> dict:
     core = vs.core
     fmt = getattr(vs, fmt_name)
-    clip = src if fmt == src.format.id else (core.resize.Point if "420" in fmt_name else core.resize.Spline36)(
-        src, format=fmt)
+    clip = (
+        src
+        if fmt == src.format.id
+        else (core.resize.Point if "420" in fmt_name else core.resize.Spline36)(src, format=fmt)
+    )
     planes, spec = grab(clip, frame)
     dev_planes = [p.to(device) for p in planes]
     with torch.inference_mode():
@@ -72,7 +75,9 @@ def bench(fmt_name: str, src: vs.VideoNode, frame: int, device: torch.device, re
         "format": fmt_name,
         "spec": spec.__dict__,
         "luma_max_err": float((back[0].double() - planes[0].double()).abs().max()),
-        "chroma_max_err": float(max((b.double() - p.double()).abs().max() for b, p in zip(back[1:], planes[1:]))),
+        "chroma_max_err": float(
+            max((b.double() - p.double()).abs().max() for b, p in zip(back[1:], planes[1:]))
+        ),
         "chroma_psnr_ours": chroma_psnr(back, planes, spec),
         "rgb_psnr_vs_zimg_spline36": psnr(rgb.cpu(), torch.stack([p[0] for p in ref_rgb])[None], 1.0),
         "ms_to_rgb": ms_to,
@@ -102,19 +107,31 @@ def main() -> int:
     def db(x: float) -> str:
         return "exact" if math.isinf(x) else f"{x:.2f}"
 
-    head = (f"{'format':<10} {'luma err':>8} {'chroma ours':>11} {'zimg S36':>9} {'zimg Bic':>9} "
-            f"{'RGB vs S36':>10} {'->RGB ms':>9} {'RGB-> ms':>9}")
+    head = (
+        f"{'format':<10} {'luma err':>8} {'chroma ours':>11} {'zimg S36':>9} {'zimg Bic':>9} "
+        f"{'RGB vs S36':>10} {'->RGB ms':>9} {'RGB-> ms':>9}"
+    )
     print(f"{args.video} frame {args.frame}, device {device}; chroma round-trip PSNR in dB", file=sys.stderr)
     print(head, file=sys.stderr)
     for r in rows:
-        print(f"{r['format']:<10} {r['luma_max_err']:>8g} {db(r['chroma_psnr_ours']):>11} "
-              f"{db(r['chroma_psnr_zimg_spline36']):>9} {db(r['chroma_psnr_zimg_bicubic']):>9} "
-              f"{db(r['rgb_psnr_vs_zimg_spline36']):>10} {r['ms_to_rgb']:>9.1f} {r['ms_from_rgb']:>9.1f}",
-              file=sys.stderr)
+        print(
+            f"{r['format']:<10} {r['luma_max_err']:>8g} {db(r['chroma_psnr_ours']):>11} "
+            f"{db(r['chroma_psnr_zimg_spline36']):>9} {db(r['chroma_psnr_zimg_bicubic']):>9} "
+            f"{db(r['rgb_psnr_vs_zimg_spline36']):>10} {r['ms_to_rgb']:>9.1f} {r['ms_from_rgb']:>9.1f}",
+            file=sys.stderr,
+        )
     if args.json:
-        clean = [{k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in r.items()} for r in rows]
-        doc = {"video": args.video, "frame": args.frame, "device": str(device), "torch": torch.__version__,
-               "threads": torch.get_num_threads(), "rows": clean}
+        clean = [
+            {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in r.items()} for r in rows
+        ]
+        doc = {
+            "video": args.video,
+            "frame": args.frame,
+            "device": str(device),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "rows": clean,
+        }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(doc, indent=2) + "\n")
     return 0

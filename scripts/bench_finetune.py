@@ -62,7 +62,9 @@ def main() -> int:
     p.add_argument("--model", default="4.0")
     p.add_argument("--weights", default=str(ROOT / "weights" / "flownet_v4.0.pkl"))
     p.add_argument("--height", type=int, default=360, help="work at this height (default 360)")
-    p.add_argument("--train-fraction", type=float, default=0.6, help="first part of the clip used for training")
+    p.add_argument(
+        "--train-fraction", type=float, default=0.6, help="first part of the clip used for training"
+    )
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--crop", default="128")
@@ -82,9 +84,11 @@ def main() -> int:
     held = VideoTriplets(video, split, n, span=2)  # frames wholly after the training part
     windows = held.windows
     h, w = video.frames.shape[1:3]
-    log(f"{args.video}: {n} frames at {w}x{h}; training on frames 0-{split - 1}, "
+    log(
+        f"{args.video}: {n} frames at {w}x{h}; training on frames 0-{split - 1}, "
         f"{len(windows)} held-out triplets in frames {split}-{n - 1} "
-        f"(left out: {held.skipped['cut']} at cuts, {held.skipped['static']} still/duplicate)")
+        f"(left out: {held.skipped['cut']} at cuts, {held.skipped['static']} still/duplicate)"
+    )
     x = torch.from_numpy(video.frames).permute(0, 3, 1, 2).float() / 255
     blend = float(np.mean([psnr((x[i] + x[i + 2]) / 2, x[i + 1]) for i in windows]))
 
@@ -92,12 +96,39 @@ def main() -> int:
     before = held_out_scores(Path(args.weights), args.model, video.frames, windows)
     log(f"before: {np.mean(before):.3f} dB ({time.monotonic() - t0:.0f} s)")
 
-    cmd = ["--model", args.model, "--weights", args.weights, "--video", args.video, "--height", str(args.height),
-           "--frames", f"0:{split}", "--val-limit", "0",
-           "--crop", args.crop, "--batch-size", str(args.batch_size), "--steps", str(args.steps),
-           "--lr", str(args.lr), "--warmup", str(args.warmup), "--min-lr", str(args.lr / 20),
-           "--threads", str(args.threads), "--log-every", "10", "--out", str(out / "run"),
-           *[a for a in args.extra if a != "--"]]
+    cmd = [
+        "--model",
+        args.model,
+        "--weights",
+        args.weights,
+        "--video",
+        args.video,
+        "--height",
+        str(args.height),
+        "--frames",
+        f"0:{split}",
+        "--val-limit",
+        "0",
+        "--crop",
+        args.crop,
+        "--batch-size",
+        str(args.batch_size),
+        "--steps",
+        str(args.steps),
+        "--lr",
+        str(args.lr),
+        "--warmup",
+        str(args.warmup),
+        "--min-lr",
+        str(args.lr / 20),
+        "--threads",
+        str(args.threads),
+        "--log-every",
+        "10",
+        "--out",
+        str(out / "run"),
+        *[a for a in args.extra if a != "--"],
+    ]
     log("training: python -m vsrife.train " + " ".join(cmd))
     t1 = time.monotonic()
     rc = train_main(cmd)
@@ -107,17 +138,31 @@ def main() -> int:
     after = held_out_scores(out / "run" / "flownet.pkl", args.model, video.frames, windows)
     delta = np.array(after) - np.array(before)
     res = {
-        "video": args.video, "model": args.model, "size": [w, h], "frames": n, "train_frames": [0, split],
-        "held_out_triplets": len(windows), "steps": args.steps, "batch_size": args.batch_size, "crop": args.crop,
-        "lr": args.lr, "train_seconds": round(train_s, 1), "psnr_blend": blend,
-        "psnr_before": float(np.mean(before)), "psnr_after": float(np.mean(after)),
-        "delta_mean": float(delta.mean()), "improved_triplets": int((delta > 0).sum()),
-        "per_triplet_before": before, "per_triplet_after": after,
+        "video": args.video,
+        "model": args.model,
+        "size": [w, h],
+        "frames": n,
+        "train_frames": [0, split],
+        "held_out_triplets": len(windows),
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "crop": args.crop,
+        "lr": args.lr,
+        "train_seconds": round(train_s, 1),
+        "psnr_blend": blend,
+        "psnr_before": float(np.mean(before)),
+        "psnr_after": float(np.mean(after)),
+        "delta_mean": float(delta.mean()),
+        "improved_triplets": int((delta > 0).sum()),
+        "per_triplet_before": before,
+        "per_triplet_after": after,
     }
     (out / "bench.json").write_text(json.dumps(res, indent=1))
-    log(f"held-out PSNR over {len(windows)} triplets: before {res['psnr_before']:.3f} dB, "
+    log(
+        f"held-out PSNR over {len(windows)} triplets: before {res['psnr_before']:.3f} dB, "
         f"after {res['psnr_after']:.3f} dB ({res['delta_mean']:+.3f} dB; better on "
-        f"{res['improved_triplets']}/{len(windows)}); blend baseline {blend:.3f} dB; training {train_s:.0f} s")
+        f"{res['improved_triplets']}/{len(windows)}); blend baseline {blend:.3f} dB; training {train_s:.0f} s"
+    )
     return 0
 
 

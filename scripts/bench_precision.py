@@ -20,7 +20,7 @@ import vapoursynth as vs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from vsrife import RIFE_HDv3  # noqa: E402
+from vsrife import RIFE_HDv3
 
 
 def main() -> int:
@@ -32,7 +32,9 @@ def main() -> int:
     args = ap.parse_args()
     clip = vs.core.bs.VideoSource(str(ROOT / "assets" / "bigbuckbunny.mp4"))[: args.frames]
     rgb = vs.core.resize.Bicubic(clip, format=vs.RGBS, matrix_in_s="709")
-    frames = [torch.from_numpy(np.stack([np.asarray(f[p]) for p in range(3)])).clamp(0, 1) for f in rgb.frames()]
+    frames = [
+        torch.from_numpy(np.stack([np.asarray(f[p]) for p in range(3)])).clamp(0, 1) for f in rgb.frames()
+    ]
     dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     precisions = ["fp32", "bf16"] + (["fp16"] if dev.type == "cuda" else [])
     rows = {}
@@ -48,17 +50,29 @@ def main() -> int:
             times.append(time.perf_counter() - t0)
             mse = float(((out[0].float().cpu().clamp(0, 1) - frames[n]) ** 2).mean())
             scores.append(10 * math.log10(1 / mse))
-        rows[prec] = {"psnr": statistics.fmean(scores), "median_s": statistics.median(times), "n": len(scores)}
+        rows[prec] = {
+            "psnr": statistics.fmean(scores),
+            "median_s": statistics.median(times),
+            "n": len(scores),
+        }
     base = rows["fp32"]
-    print(f"device {dev} ({torch.backends.cpu.get_cpu_capability() if dev.type == 'cpu' else torch.cuda.get_device_name(dev)}), "
-          f"model {args.model}, {base['n']} frames 1280x720", file=sys.stderr)
+    print(
+        f"device {dev} ({torch.backends.cpu.get_cpu_capability() if dev.type == 'cpu' else torch.cuda.get_device_name(dev)}), "
+        f"model {args.model}, {base['n']} frames 1280x720",
+        file=sys.stderr,
+    )
     print(f"{'precision':<10} {'PSNR dB':>9} {'delta':>7} {'s/frame':>8} {'speed-up':>8}", file=sys.stderr)
     for prec, r in rows.items():
-        print(f"{prec:<10} {r['psnr']:>9.3f} {r['psnr'] - base['psnr']:>+7.3f} {r['median_s']:>8.3f} "
-              f"{base['median_s'] / r['median_s']:>7.2f}x", file=sys.stderr)
+        print(
+            f"{prec:<10} {r['psnr']:>9.3f} {r['psnr'] - base['psnr']:>+7.3f} {r['median_s']:>8.3f} "
+            f"{base['median_s'] / r['median_s']:>7.2f}x",
+            file=sys.stderr,
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"device": str(dev), "model": args.model, "rows": rows}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"device": str(dev), "model": args.model, "rows": rows}, indent=2)
+        )
     return 0
 
 

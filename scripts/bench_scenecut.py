@@ -29,6 +29,7 @@ Usage::
 
 ``build_material`` is also used by ``tests/test_scenecut.py`` (a smaller variant).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -118,8 +119,14 @@ class Seg:
 
     def __add__(self, other: Seg) -> Seg:
         kinds = self.kinds + other.kinds
-        return Seg(self.node + other.node, self.shots + other.shots, self.tags + other.tags,
-                   self.desc + other.desc, self.cut_kind, kinds)
+        return Seg(
+            self.node + other.node,
+            self.shots + other.shots,
+            self.tags + other.tags,
+            self.desc + other.desc,
+            self.cut_kind,
+            kinds,
+        )
 
     def slice(self, a: int, b: int) -> Seg:
         ks = self.kinds[a:b]
@@ -163,13 +170,28 @@ class Sources:
                 crop = (0.0, (ch - cw / ar) / 2 / ch, 1.0, cw / ar / ch)
         left, top, w, h = crop
         out = core.resize.Bicubic(
-            c[n0:n1], self.w, self.h, format=vs.RGB24, matrix_in_s=self.matrix[src],
-            src_left=left * c.width, src_top=top * c.height, src_width=w * c.width, src_height=h * c.height,
+            c[n0:n1],
+            self.w,
+            self.h,
+            format=vs.RGB24,
+            matrix_in_s=self.matrix[src],
+            src_left=left * c.width,
+            src_top=top * c.height,
+            src_width=w * c.width,
+            src_height=h * c.height,
         )
         return core.std.AssumeFPS(out, fpsnum=25, fpsden=1)
 
-    def shot(self, src: str, n0: int, n1: int, crop: Crop | None = None,
-             name: str | None = None, gain: float = 1.0, kind: str = "splice") -> Seg:
+    def shot(
+        self,
+        src: str,
+        n0: int,
+        n1: int,
+        crop: Crop | None = None,
+        name: str | None = None,
+        gain: float = 1.0,
+        kind: str = "splice",
+    ) -> Seg:
         """Frames n0..n1-1 of ``src`` (optionally a crop window (l, t, w, h) in fractions, a gain)."""
         node = self._convert(src, n0, n1, crop)
         if gain != 1.0:
@@ -187,16 +209,18 @@ class Sources:
         kinds = ["natural"] * (n1 - n0)
         return Seg(node, shots, tags, [f"{base}:{n}" for n in range(n0, n1)], kind, kinds)
 
-    def moving(self, src: str, n0: int, count: int, path: Callable[[int], Crop],
-               name: str, kind: str = "splice") -> Seg:
+    def moving(
+        self, src: str, n0: int, count: int, path: Callable[[int], Crop], name: str, kind: str = "splice"
+    ) -> Seg:
         """A synthetic camera move: frame i is the crop window ``path(i)`` of source frame n0+i."""
         nodes = [self._convert(src, n0 + i, n0 + i + 1, path(i)) for i in range(count)]
         node = core.std.Splice(nodes)
         return Seg(node, [name] * count, ["motion"] * count, [f"{name}:{n0 + i}" for i in range(count)], kind)
 
     def black(self, count: int, tag: str = "fade") -> Seg:
-        node = core.std.BlankClip(width=self.w, height=self.h, format=vs.RGB24, length=count,
-                                  fpsnum=25, fpsden=1, color=[0, 0, 0])
+        node = core.std.BlankClip(
+            width=self.w, height=self.h, format=vs.RGB24, length=count, fpsnum=25, fpsden=1, color=[0, 0, 0]
+        )
         return Seg(node, ["black"] * count, [tag] * count, ["black"] * count)
 
 
@@ -217,8 +241,12 @@ def crossfade(a: Seg, b: Seg, length: int) -> Seg:
     """Dissolve: the last ``length`` frames of ``a`` blended with the first ``length`` of ``b``."""
     k = len(a) - length
     frames = [core.std.Merge(a.node[k + i], b.node[i], weight=(i + 1) / (length + 1)) for i in range(length)]
-    mid = Seg(core.std.Splice(frames), ["xfade"] * length, ["crossfade"] * length,
-              [f"xfade({a.desc[k + i]},{b.desc[i]})" for i in range(length)])
+    mid = Seg(
+        core.std.Splice(frames),
+        ["xfade"] * length,
+        ["crossfade"] * length,
+        [f"xfade({a.desc[k + i]},{b.desc[i]})" for i in range(length)],
+    )
     return a.slice(0, k) + mid + b.slice(length, len(b))
 
 
@@ -291,8 +319,9 @@ def build_segments(src: Sources, small: bool = False) -> Seg:
         # fade to black and back in
         seq = fade_out(seq + S("bbb", 56, 66, BBB_GRASS), 6) + src.black(2) + fade_in(S("car", 40, 56), 6)
         seq = crossfade(seq, S("bbb", 66, 80), 8)
-        seq = seq + src.moving("bbb", 80, 10, lambda i: (0.02 + 0.05 * i, 0.25, 0.5, 0.5), "pan",
-                               kind="motion")
+        seq = seq + src.moving(
+            "bbb", 80, 10, lambda i: (0.02 + 0.05 * i, 0.25, 0.5, 0.5), "pan", kind="motion"
+        )
         seq = seq + S("car", 56, 70, gain=0.35, name="car-dim", kind="dim")
         seq = seq + S("bbb", 90, 100, BBB_SKY)
         # a short dissolve into a shot with a near-white flash frame, then a cut
@@ -314,11 +343,17 @@ def build_segments(src: Sources, small: bool = False) -> Seg:
     seq = crossfade(seq, S("car", 50, 80), 10)
     seq = seq + flash(S("bbb", 30, 60, BBB_SKY), 10, 2, 2.2, 70)
     seq = seq + src.moving("bbb", 60, 14, lambda i: (0.038 * i, 0.2, 0.5, 0.5), "pan-fast", kind="motion")
-    seq = seq + src.moving("bbb", 74, 12, lambda i: (0.45 - 0.04 * i, 0.45 - 0.02 * i, 0.5, 0.5), "pan-diag",
-                           kind="motion")
-    seq = seq + src.moving("bbb", 86, 12, lambda i: (0.3 * (1 - 0.9 ** i), 0.3 * (1 - 0.9 ** i),
-                                                      1 - 0.6 * (1 - 0.9 ** i), 1 - 0.6 * (1 - 0.9 ** i)),
-                           "zoom", kind="motion")
+    seq = seq + src.moving(
+        "bbb", 74, 12, lambda i: (0.45 - 0.04 * i, 0.45 - 0.02 * i, 0.5, 0.5), "pan-diag", kind="motion"
+    )
+    seq = seq + src.moving(
+        "bbb",
+        86,
+        12,
+        lambda i: (0.3 * (1 - 0.9**i), 0.3 * (1 - 0.9**i), 1 - 0.6 * (1 - 0.9**i), 1 - 0.6 * (1 - 0.9**i)),
+        "zoom",
+        kind="motion",
+    )
     seq = seq + S("car", 80, 100, gain=0.35, name="car-dim", kind="dim")
     seq = crossfade(seq, S("bbb", 98, 118, BBB_GRASS), 5)
     seq = seq + flash(S("car", 100, 120, CAR_WINDOW), 6, 1, 1.5, 30)
@@ -371,10 +406,12 @@ def random_segments(src: Sources, seed: int, shots: int = 60) -> Seg:
             if rng.random() < 0.15 and name != "bikes":  # synthetic camera move over the source
                 speed = float(rng.uniform(0.01, 0.04)) * float(rng.choice([-1, 1]))
                 zoom = float(rng.uniform(-0.02, 0.02))
+
                 def path(k: int, s: float = speed, z: float = zoom, n: int = length_i) -> Crop:
                     w = min(0.9, max(0.35, 0.55 + z * k))
                     left = min(1 - w, max(0.0, 0.5 - w / 2 + s * (k - n / 2)))
                     return (left, (1 - w) / 2, w, w)
+
                 seg = src.moving(name, n0, length_i, path, f"move{i}@{n0}", kind="motion")
             else:
                 seg = src.shot(name, n0, n0 + length_i, crop, kind="natural" if name == "bikes" else "splice")
@@ -420,8 +457,9 @@ def render(seg: Seg, device: str = "cpu", batch: int = 32) -> Material:
     return Material(thumbs, labels, kinds, seg.desc)
 
 
-def build_material(width: int = 640, height: int = 360, small: bool = False, bikes: str | None = None,
-                   device: str = "cpu") -> Material:
+def build_material(
+    width: int = 640, height: int = 360, small: bool = False, bikes: str | None = None, device: str = "cpu"
+) -> Material:
     """Render the spliced test material (see the module docstring)."""
     src = Sources(width, height, None if small else find_bikes(bikes))
     return render(build_segments(src, small), device)
@@ -437,8 +475,9 @@ def windows(thumbs: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
 # Evaluation
 
 
-def all_window_scores(det: scenecut.SceneCutDetector,
-                      thumbs: Sequence[torch.Tensor]) -> list[scenecut.WindowScores]:
+def all_window_scores(
+    det: scenecut.SceneCutDetector, thumbs: Sequence[torch.Tensor]
+) -> list[scenecut.WindowScores]:
     """``det.window_scores`` of every pair's window (what ``is_cut`` decides on)."""
     return [det.window_scores(w) for w in windows(thumbs)]
 
@@ -455,8 +494,9 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": p, "recall": r, "f1": f1}
 
 
-def evaluate(labels: Sequence[str], kinds: Sequence[str], scores: Sequence[scenecut.WindowScores],
-             threshold: float) -> dict:
+def evaluate(
+    labels: Sequence[str], kinds: Sequence[str], scores: Sequence[scenecut.WindowScores], threshold: float
+) -> dict:
     """Precision / recall / F1 of ``is_cut`` at ``threshold`` plus per-type breakdowns."""
     det = scenecut.SceneCutDetector(threshold)
     tp = fp = fn = 0
@@ -480,18 +520,30 @@ def evaluate(labels: Sequence[str], kinds: Sequence[str], scores: Sequence[scene
             if label != "cut_black" and p:
                 fp += 1
                 false_cuts.append(n)
-    return {"threshold": threshold, "tp": tp, "fp": fp, "fn": fn, **prf(tp, fp, fn), "distractors": per_type,
-            "cuts": per_kind, "false_cut_pairs": false_cuts, "missed_cut_pairs": missed}
+    return {
+        "threshold": threshold,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        **prf(tp, fp, fn),
+        "distractors": per_type,
+        "cuts": per_kind,
+        "false_cut_pairs": false_cuts,
+        "missed_cut_pairs": missed,
+    }
 
 
-def score_ranges(labels: Sequence[str], kinds: Sequence[str],
-                 scores: Sequence[scenecut.WindowScores]) -> dict[str, dict[str, float]]:
+def score_ranges(
+    labels: Sequence[str], kinds: Sequence[str], scores: Sequence[scenecut.WindowScores]
+) -> dict[str, dict[str, float]]:
     """min / median / max of score(n, n+1) per pair label (cut kinds separately)."""
     groups: dict[str, list[float]] = {}
     for label, kind, s in zip(labels, kinds, scores, strict=True):
         groups.setdefault(f"cut:{kind}" if label == "cut" else label, []).append(s.cut)
-    return {k: {"n": len(v), "min": float(np.min(v)), "median": float(np.median(v)), "max": float(np.max(v))}
-            for k, v in sorted(groups.items())}
+    return {
+        k: {"n": len(v), "min": float(np.min(v)), "median": float(np.median(v)), "max": float(np.max(v))}
+        for k, v in sorted(groups.items())
+    }
 
 
 def time_pairs(device: str, width: int = 1280, height: int = 720, reps: int = 30) -> dict[str, float]:
@@ -502,6 +554,7 @@ def time_pairs(device: str, width: int = 1280, height: int = 720, reps: int = 30
     """
     det = scenecut.SceneCutDetector()
     gen = torch.Generator().manual_seed(0)
+
     def picture() -> torch.Tensor:  # random content with detail at all scales down to 8 px
         coarse = torch.rand(1, 3, height // 8, width // 8, generator=gen)
         return torch.nn.functional.interpolate(coarse, size=(height, width), mode="bilinear")
@@ -529,16 +582,23 @@ def time_pairs(device: str, width: int = 1280, height: int = 720, reps: int = 30
     thumb_ms = best(lambda: thumbnail(frame))
     still_ms = best(lambda: det.is_cut(still))
     cut_ms = best(lambda: det.is_cut(cut))
-    return {"thumbnail_ms": thumb_ms, "is_cut_no_cut_ms": still_ms, "is_cut_cut_ms": cut_ms,
-            "per_pair_ms": thumb_ms + still_ms}
+    return {
+        "thumbnail_ms": thumb_ms,
+        "is_cut_no_cut_ms": still_ms,
+        "is_cut_cut_ms": cut_ms,
+        "per_pair_ms": thumb_ms + still_ms,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", default="640x360", help="common frame size of the material (default 640x360)")
     ap.add_argument("--small", action="store_true", help="the small material of the unit tests")
-    ap.add_argument("--random", metavar="SEEDS",
-                    help="comma-separated seeds: random edits (held-out material) instead of the fixed one")
+    ap.add_argument(
+        "--random",
+        metavar="SEEDS",
+        help="comma-separated seeds: random edits (held-out material) instead of the fixed one",
+    )
     ap.add_argument("--shots", type=int, default=60, help="shots per random edit (default 60)")
     ap.add_argument("--bikes", help="path of bikes.mp4 (default: /tmp/skv or the setup's wheel cache)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -580,58 +640,86 @@ def main(argv: Sequence[str] | None = None) -> int:
     for label in labels:
         counts[label] = counts.get(label, 0) + 1
     frames = sum(len(m.thumbs) for m in mats.values())
-    print(f"material: {', '.join(mats)}: {frames} frames {width}x{height}, bikes={'yes' if bikes else 'no'}; "
-          "pairs: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-          + f"; render {t1 - t0:.1f} s, scoring {t2 - t1:.1f} s on {args.device}", file=err)
+    print(
+        f"material: {', '.join(mats)}: {frames} frames {width}x{height}, bikes={'yes' if bikes else 'no'}; "
+        "pairs: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        + f"; render {t1 - t0:.1f} s, scoring {t2 - t1:.1f} s on {args.device}",
+        file=err,
+    )
 
     thresholds = sorted({float(t) for t in args.thresholds.split(",")} | {det.threshold})
     results = [evaluate(labels, kinds, scores, t) for t in thresholds]
     types = [t for t in (*NEGATIVE_TYPES, "cut_black") if t in counts]
     cut_kinds = sorted({k for lab, k in zip(labels, kinds, strict=True) if lab == "cut"})
-    print(f"{'thresh':>6} {'prec':>6} {'recall':>6} {'F1':>6} {'TP':>4} {'FP':>4} {'FN':>4} | false cuts: "
-          + " ".join(f"{t:>9}" for t in types) + " | cuts found: " + " ".join(f"{k:>10}" for k in cut_kinds),
-          file=err)
+    print(
+        f"{'thresh':>6} {'prec':>6} {'recall':>6} {'F1':>6} {'TP':>4} {'FP':>4} {'FN':>4} | false cuts: "
+        + " ".join(f"{t:>9}" for t in types)
+        + " | cuts found: "
+        + " ".join(f"{k:>10}" for k in cut_kinds),
+        file=err,
+    )
     for r in results:
         mark = "*" if r["threshold"] == det.threshold else " "
         dis = r["distractors"]
         fc = " ".join(f"{dis[t]['reported']:>4}/{dis[t]['pairs']:<4}" for t in types)
         cf = " ".join(f"{r['cuts'][k]['found']:>5}/{r['cuts'][k]['cuts']:<4}" for k in cut_kinds)
-        print(f"{r['threshold']:>5.2f}{mark} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
-              f"{r['tp']:4d} {r['fp']:4d} {r['fn']:4d} | {'':12}{fc} | {'':12}{cf}", file=err)
+        print(
+            f"{r['threshold']:>5.2f}{mark} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
+            f"{r['tp']:4d} {r['fp']:4d} {r['fn']:4d} | {'':12}{fc} | {'':12}{cf}",
+            file=err,
+        )
     ranges = score_ranges(labels, kinds, scores)
-    print("score(n, n+1) min/median/max by pair type: "
-          + "; ".join(f"{k} {v['min']:.2f}/{v['median']:.2f}/{v['max']:.2f}" for k, v in ranges.items()),
-          file=err)
+    print(
+        "score(n, n+1) min/median/max by pair type: "
+        + "; ".join(f"{k} {v['min']:.2f}/{v['median']:.2f}/{v['max']:.2f}" for k, v in ranges.items()),
+        file=err,
+    )
     eff = [decisive(s) for s in scores]
     weakest = sorted((n for n, lab in enumerate(labels) if lab == "cut"), key=lambda n: eff[n])[:3]
     strongest = sorted((n for n, lab in enumerate(labels) if lab in NEGATIVE_TYPES), key=lambda n: -eff[n])
-    print("closest calls (min(cut, skip_next, skip_prev), 0 for a dissolve): "
-          "weakest cuts, strongest non-cuts", file=err)
+    print(
+        "closest calls (min(cut, skip_next, skip_prev), 0 for a dissolve): weakest cuts, strongest non-cuts",
+        file=err,
+    )
     for n in weakest + strongest[:3]:
         print(f"  {labels[n]:9s} {eff[n]:.3f}  {desc[n]}", file=err)
     default = next(r for r in results if r["threshold"] == det.threshold)
     for n in default["false_cut_pairs"] + default["missed_cut_pairs"]:
         what = "missed" if labels[n] == "cut" else "false cut"
-        print(f"  at {det.threshold}: {what} ({labels[n]}) {desc[n]}: "
-              + ", ".join(f"{k} {v:.3f}" for k, v in scores[n]._asdict().items()), file=err)
+        print(
+            f"  at {det.threshold}: {what} ({labels[n]}) {desc[n]}: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in scores[n]._asdict().items()),
+            file=err,
+        )
 
     timing: dict[str, dict[str, float]] = {}
     if not args.no_timing:
         tm = timing[args.device] = time_pairs(args.device)
-        print(f"speed at 1280x720 on {args.device} ({torch.get_num_threads()} threads, best of 5): thumbnail "
-              f"{tm['thumbnail_ms']:.2f} ms + is_cut {tm['is_cut_no_cut_ms']:.2f} ms (no cut; "
-              f"{tm['is_cut_cut_ms']:.2f} ms at a cut) = {tm['per_pair_ms']:.2f} ms per frame pair", file=err)
+        print(
+            f"speed at 1280x720 on {args.device} ({torch.get_num_threads()} threads, best of 5): thumbnail "
+            f"{tm['thumbnail_ms']:.2f} ms + is_cut {tm['is_cut_no_cut_ms']:.2f} ms (no cut; "
+            f"{tm['is_cut_cut_ms']:.2f} ms at a cut) = {tm['per_pair_ms']:.2f} ms per frame pair",
+            file=err,
+        )
 
     if args.json:
         out = {
-            "material": {"parts": list(mats), "frames": frames, "size": [width, height], "bikes": bool(bikes),
-                         "pairs": counts},
+            "material": {
+                "parts": list(mats),
+                "frames": frames,
+                "size": [width, height],
+                "bikes": bool(bikes),
+                "pairs": counts,
+            },
             "default_threshold": det.threshold,
             "results": results,
             "score_ranges": ranges,
             "timing": timing,
-            "pairs": [{"n": n, "label": lab, "kind": k, "desc": d, "scores": s._asdict()}
-                      for n, (lab, k, d, s) in enumerate(zip(labels, kinds, desc, scores, strict=True))],
+            "pairs": [
+                {"n": n, "label": lab, "kind": k, "desc": d, "scores": s._asdict()}
+                for n, (lab, k, d, s) in enumerate(zip(labels, kinds, desc, scores, strict=True))
+            ],
         }
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0

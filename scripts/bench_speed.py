@@ -25,15 +25,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / ".cache" / "oracle"))
 
-from vsrife import RIFE_HDv3  # noqa: E402
-from vsrife.registry import MODELS  # noqa: E402
-from vsrife.weights import find_weights  # noqa: E402
+from vsrife import RIFE_HDv3
+from vsrife.registry import MODELS
+from vsrife.weights import find_weights
 
 
 def random_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
-    return {k: (torch.randn(v.shape, generator=g) / math.sqrt(max(1, v[0].numel()))) if v.ndim > 1
-            else 0.1 * torch.randn(v.shape, generator=g) for k, v in net.state_dict().items()}
+    return {
+        k: (torch.randn(v.shape, generator=g) / math.sqrt(max(1, v[0].numel())))
+        if v.ndim > 1
+        else 0.1 * torch.randn(v.shape, generator=g)
+        for k, v in net.state_dict().items()
+    }
 
 
 def timeit(fn, reps: int, sync) -> float:
@@ -107,13 +111,30 @@ def main() -> int:
 
         t_peer = timeit(peer, args.frames, sync)
         t_ours = timeit(mine, args.frames, sync)
-        rows.append({"model": version, "ours_pad": list(ours.padding(h, w, 1.0)), "peer_pad": [ph - h, pw - w],
-                     "ours_fps": 1 / t_ours, "peer_fps": 1 / t_peer, "ratio": t_peer / t_ours})
-    print(f"{w}x{h} on {dev}, {args.precision}, median of {args.frames} (one output frame each)", file=sys.stderr)
-    print(f"{'model':<8} {'ours fps':>9} {'peer fps':>9} {'ratio':>6}  padding ours/peer (rows)", file=sys.stderr)
+        rows.append(
+            {
+                "model": version,
+                "ours_pad": list(ours.padding(h, w, 1.0)),
+                "peer_pad": [ph - h, pw - w],
+                "ours_fps": 1 / t_ours,
+                "peer_fps": 1 / t_peer,
+                "ratio": t_peer / t_ours,
+            }
+        )
+    print(
+        f"{w}x{h} on {dev}, {args.precision}, median of {args.frames} (one output frame each)",
+        file=sys.stderr,
+    )
+    print(
+        f"{'model':<8} {'ours fps':>9} {'peer fps':>9} {'ratio':>6}  padding ours/peer (rows)",
+        file=sys.stderr,
+    )
     for r in rows:
-        print(f"{r['model']:<8} {r['ours_fps']:>9.3f} {r['peer_fps']:>9.3f} {r['ratio']:>5.2f}x  "
-              f"{h + r['ours_pad'][0]}/{h + r['peer_pad'][0]}", file=sys.stderr)
+        print(
+            f"{r['model']:<8} {r['ours_fps']:>9.3f} {r['peer_fps']:>9.3f} {r['ratio']:>5.2f}x  "
+            f"{h + r['ours_pad'][0]}/{h + r['peer_pad'][0]}",
+            file=sys.stderr,
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"device": str(dev), "size": [w, h], "rows": rows}, indent=2))

@@ -20,8 +20,23 @@ def test_list_reports_plugin_and_weights(v40_weights):
 
 
 def test_interpolate_to_y4m_on_stdout(carphone_path):
-    r = subprocess.run([*VSRIFE, "interpolate", str(carphone_path), "-o", "-", "--fps", "60", "--model", "4.0",
-                        "--frames", "5"], capture_output=True, timeout=300)
+    r = subprocess.run(
+        [
+            *VSRIFE,
+            "interpolate",
+            str(carphone_path),
+            "-o",
+            "-",
+            "--fps",
+            "60",
+            "--model",
+            "4.0",
+            "--frames",
+            "5",
+        ],
+        capture_output=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr.decode()
     header = r.stdout.split(b"\n", 1)[0].split()
     assert header[0] == b"YUV4MPEG2" and {b"W176", b"H144", b"F60:1", b"C420"} <= set(header)
@@ -32,27 +47,73 @@ def test_interpolate_to_y4m_on_stdout(carphone_path):
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg missing")
 def test_interpolate_to_file(tmp_path, carphone_path):
     out = tmp_path / "out.mkv"
-    r = subprocess.run([*VSRIFE, "interpolate", str(carphone_path), "-o", str(out), "--factor", "5/2",
-                        "--model", "4.0", "--frames", "6", "--preset", "ultrafast"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            *VSRIFE,
+            "interpolate",
+            str(carphone_path),
+            "-o",
+            str(out),
+            "--factor",
+            "5/2",
+            "--model",
+            "4.0",
+            "--frames",
+            "6",
+            "--preset",
+            "ultrafast",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0 and r.stdout == "", r.stderr
-    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-                            "stream=codec_name,r_frame_rate,nb_read_frames", "-of", "json", str(out)],
-                           capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,r_frame_rate,nb_read_frames",
+            "-of",
+            "json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     stream = json.loads(probe.stdout)["streams"][0]
     num, den = map(int, stream["r_frame_rate"].split("/"))
-    assert stream["codec_name"] == "hevc" and abs(num / den - 75000 / 1001) < 0.01  # Matroska keeps ms timestamps
+    assert (
+        stream["codec_name"] == "hevc" and abs(num / den - 75000 / 1001) < 0.01
+    )  # Matroska keeps ms timestamps
     assert int(stream["nb_read_frames"]) == 15
 
 
 def test_interpolate_errors(tmp_path, carphone_path):
-    r = subprocess.run([*VSRIFE, "interpolate", str(carphone_path), "-o", "-", "--fps", "24", "--model", "4.0"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [*VSRIFE, "interpolate", str(carphone_path), "-o", "-", "--fps", "24", "--model", "4.0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and r.stdout == ""
     assert "fps must be higher than the clip's 30000/1001" in r.stderr
-    r = subprocess.run([*VSRIFE, "interpolate", str(tmp_path / "none.mkv"), "-o", "-"], capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [*VSRIFE, "interpolate", str(tmp_path / "none.mkv"), "-o", "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "cannot open" in r.stderr
-    r = subprocess.run([*VSRIFE, "interpolate", str(carphone_path), "-o", "-", "--factor", "x"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [*VSRIFE, "interpolate", str(carphone_path), "-o", "-", "--factor", "x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "--factor must look like 2 or 5/2" in r.stderr

@@ -217,8 +217,10 @@ def test_siting_is_honoured(vs, src) -> None:
         # Round trip with the right siting up, wrong siting down.
         mixed = rgb_to_planes(ours, wrong_spec)
         mixed_psnr = chroma_psnr(mixed, planes, spec)
-        print(f"loc {loc}: RGB vs zimg Spline36 {right:.1f} dB, wrong siting {wrong:.1f} dB, "
-              f"mismatched round trip {mixed_psnr:.1f} dB")
+        print(
+            f"loc {loc}: RGB vs zimg Spline36 {right:.1f} dB, wrong siting {wrong:.1f} dB, "
+            f"mismatched round trip {mixed_psnr:.1f} dB"
+        )
         assert right > 120, (loc, right)
         assert wrong < right - 40 and wrong < 60, (loc, wrong)
         assert mixed_psnr < 60, (loc, mixed_psnr)
@@ -231,11 +233,16 @@ MATRICES = {1: "709", 6: "170m", 5: "470bg", 9: "2020ncl", 4: "fcc", 7: "240m"}
 @pytest.mark.parametrize("full", [False, True])
 def test_444_equals_vapoursynth_point(vs, src, matrix, full) -> None:
     core = vs.core
-    clip = core.std.SetFrameProps(core.resize.Point(src, format=vs.YUV444P16), _Matrix=matrix, _Range=int(full))
+    clip = core.std.SetFrameProps(
+        core.resize.Point(src, format=vs.YUV444P16), _Matrix=matrix, _Range=int(full)
+    )
     planes, spec = grab(clip)
     assert (spec.matrix, spec.full_range) == (matrix, full)
-    ref = vs_rgb(core.resize.Point(clip, format=vs.RGBS, matrix_in_s=MATRICES[matrix],
-                                   range_in_s="full" if full else "limited"))
+    ref = vs_rgb(
+        core.resize.Point(
+            clip, format=vs.RGBS, matrix_in_s=MATRICES[matrix], range_in_s="full" if full else "limited"
+        )
+    )
     err = max_abs(planes_to_rgb(planes, spec), ref)
     assert err < 1e-4, err
 
@@ -249,8 +256,11 @@ def test_420_rgb_close_to_vapoursynth(vs, src, matrix, full) -> None:
     ours = planes_to_rgb(planes, spec)
     res = {}
     for k in ("Spline36", "Bicubic"):
-        ref = vs_rgb(getattr(core.resize, k)(clip, format=vs.RGBS, matrix_in_s=MATRICES[matrix],
-                                              range_in_s="full" if full else "limited"))
+        ref = vs_rgb(
+            getattr(core.resize, k)(
+                clip, format=vs.RGBS, matrix_in_s=MATRICES[matrix], range_in_s="full" if full else "limited"
+            )
+        )
         res[k] = psnr(ours, ref, 1.0)
     print(f"4:2:0 matrix {matrix} full={full}: our RGB vs VS RGB PSNR {res}")
     # Same kernel as zimg's Spline36; only the cosited left/right border columns differ (zimg mirrors them
@@ -259,8 +269,23 @@ def test_420_rgb_close_to_vapoursynth(vs, src, matrix, full) -> None:
     assert res["Bicubic"] > 60, res
 
 
-FORMATS = ["GRAY8", "GRAY16", "GRAYS", "RGB24", "RGB48", "RGBS", "RGBH", "YUV444P8", "YUV444PH", "YUV422P10",
-           "YUV420P16", "YUV420PS", "YUV410P8", "YUV411P8", "YUV440P8"]
+FORMATS = [
+    "GRAY8",
+    "GRAY16",
+    "GRAYS",
+    "RGB24",
+    "RGB48",
+    "RGBS",
+    "RGBH",
+    "YUV444P8",
+    "YUV444PH",
+    "YUV422P10",
+    "YUV420P16",
+    "YUV420PS",
+    "YUV410P8",
+    "YUV411P8",
+    "YUV440P8",
+]
 
 
 @pytest.mark.parametrize("fmt_name", FORMATS)
@@ -304,7 +329,9 @@ def test_rounding_clamping_and_shapes() -> None:
     y16, u16, v16 = rgb_to_planes(rgb, spec)
     assert y16.dtype == torch.uint16 and y16.shape == (2, 4, 8) and u16.shape == (2, 2, 4)
     y, u = y16.to(torch.int32), u16.to(torch.int32)  # few ops exist for uint16 tensors
-    assert int(y[0].min()) == int(y[0].max()) == 940 and int(u[0].max()) == 512  # white: Y 940, neutral chroma
+    assert (
+        int(y[0].min()) == int(y[0].max()) == 940 and int(u[0].max()) == 512
+    )  # white: Y 940, neutral chroma
     assert int(y[1].min()) == 0 and int(y[1].max()) == 1023  # clamped to the codes the format holds
     # [3,H,W] in -> [h,w] planes out; 2-D planes in -> [1,3,H,W] out
     planes2d = rgb_to_planes(rgb[0], spec)

@@ -23,7 +23,9 @@ from .conftest import random_official_state
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("www")
     spec = MODELS["4.15.lite"]
-    torch.save({"module." + k: v for k, v in random_official_state(IFNet(spec.config)).items()}, root / spec.filename)
+    torch.save(
+        {"module." + k: v for k, v in random_official_state(IFNet(spec.config)).items()}, root / spec.filename
+    )
     good = (root / spec.filename).read_bytes()
     (root / "flownet_v4.25.pkl").write_bytes(good)  # a 4.15.lite file served under the 4.25 name
     (root / "flownet_v4.16.lite.pkl").write_bytes(good[: len(good) // 3])  # truncated
@@ -89,8 +91,21 @@ def test_sha256_mismatch(server, tmp_path):
 
 def test_cli_download(server, tmp_path):
     r = subprocess.run(
-        [sys.executable, "-m", "vsrife", "download", "4.15.lite", "4.9", "--dir", str(tmp_path), "--url", server],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "vsrife",
+            "download",
+            "4.15.lite",
+            "4.9",
+            "--dir",
+            str(tmp_path),
+            "--url",
+            server,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 1  # 4.9 is not on the server
     assert r.stdout == ""  # stdout is for video

@@ -97,7 +97,12 @@ def test_v40_large_motion_at_sizes_the_reference_cannot_take(oracle):
     ref = oracle("4.0").IFNet(1.0, False).eval()
     ref.load_state_dict(state)
     div = torch.tensor([(w - 1.0) / 2.0, (h - 1.0) / 2.0])
-    grid = torch.cat([torch.linspace(-1, 1, w).view(1, 1, 1, w).expand(-1, -1, h, -1),
-                      torch.linspace(-1, 1, h).view(1, 1, h, 1).expand(-1, -1, -1, w)], 1)
+    grid = torch.cat(
+        [
+            torch.linspace(-1, 1, w).view(1, 1, 1, w).expand(-1, -1, h, -1),
+            torch.linspace(-1, 1, h).view(1, 1, h, 1).expand(-1, -1, -1, w),
+        ],
+        1,
+    )
     with pytest.raises(RuntimeError, match="must match the size"):
         ref(pair[:, :3], pair[:, 3:], torch.full((1, 1, h, w), 0.5), div, grid)

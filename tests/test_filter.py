@@ -99,7 +99,8 @@ def test_variable_frame_rate_input(carphone):
 
 
 @pytest.mark.parametrize(
-    "fmt", [vs.YUV420P10, vs.YUV444P16, vs.YUV422P8, vs.RGB24, vs.RGBS, vs.RGBH, vs.GRAY8, vs.GRAY16, vs.YUV420PS]
+    "fmt",
+    [vs.YUV420P10, vs.YUV444P16, vs.YUV422P8, vs.RGB24, vs.RGBS, vs.RGBH, vs.GRAY8, vs.GRAY16, vs.YUV420PS],
 )
 def test_formats_in_and_out(carphone, fmt):
     clip = carphone[30:33]
@@ -143,17 +144,35 @@ def test_importable_from_package(carphone):
     "make, kwargs, match",
     [
         (lambda c: c[:1], {}, r"RIFE: clip must have at least 2 frames; got 1"),
-        (lambda c: core.std.Splice([c[:2], c[:2].resize.Point(format=vs.YUV444P8)], mismatch=True), {},
-         r"RIFE: clip must have a constant format and size"),
-        (lambda c: core.std.Splice([c[:2], c[:2].resize.Point(64, 64)], mismatch=True), {},
-         r"RIFE: clip must have a constant format and size"),
+        (
+            lambda c: core.std.Splice([c[:2], c[:2].resize.Point(format=vs.YUV444P8)], mismatch=True),
+            {},
+            r"RIFE: clip must have a constant format and size",
+        ),
+        (
+            lambda c: core.std.Splice([c[:2], c[:2].resize.Point(64, 64)], mismatch=True),
+            {},
+            r"RIFE: clip must have a constant format and size",
+        ),
         (lambda c: c, {"model": "4.99"}, r"RIFE: model must be one of 4\.0, .*; got '4\.99'"),
-        (lambda c: c, {"fps": 24}, r"RIFE: fps must be higher than the clip's 30000/1001 \(29\.970\) fps; got 24"),
-        (lambda c: c, {"fps": "fast"}, r"RIFE: fps must be a number or a string like '60000/1001'; got 'fast'"),
+        (
+            lambda c: c,
+            {"fps": 24},
+            r"RIFE: fps must be higher than the clip's 30000/1001 \(29\.970\) fps; got 24",
+        ),
+        (
+            lambda c: c,
+            {"fps": "fast"},
+            r"RIFE: fps must be a number or a string like '60000/1001'; got 'fast'",
+        ),
         (lambda c: c, {"fps": -60}, r"RIFE: fps must be positive"),
         (lambda c: c, {"factor_num": 0}, r"RIFE: factor_num must be a positive integer; got 0"),
         (lambda c: c, {"fps": 60, "factor_num": 2}, r"RIFE: give either fps .* not both"),
-        (lambda c: c, {"scale": 3}, r"RIFE: scale must be one of 0\.25, 0\.5, 1\.0, 2\.0, 4\.0 or 'auto'; got 3"),
+        (
+            lambda c: c,
+            {"scale": 3},
+            r"RIFE: scale must be one of 0\.25, 0\.5, 1\.0, 2\.0, 4\.0 or 'auto'; got 3",
+        ),
         (lambda c: c, {"model": "4.25", "ensemble": True}, r"RIFE: ensemble is not supported by model 4\.25"),
         (lambda c: c, {"sc_threshold": 2.0}, r"RIFE: sc_threshold must be a number in \(0, 1\]"),
         (lambda c: c, {"device": "tpu"}, r"RIFE: device must be 'cpu', 'cuda' or 'cuda:N'"),
@@ -225,6 +244,8 @@ def test_builtin_scene_cut_detection_never_blends_two_shots(carphone, bbb_path):
     assert same_pixels(out.get_frame(9), spliced.get_frame(4))  # t = 1/2 across the cut: the earlier frame
     for n in (1, 3, 5, 11, 13, 15):  # within each shot: interpolated
         f = out.get_frame(n)
-        assert not same_pixels(f, spliced.get_frame(n // 2)) and not same_pixels(f, spliced.get_frame(n // 2 + 1))
+        assert not same_pixels(f, spliced.get_frame(n // 2)) and not same_pixels(
+            f, spliced.get_frame(n // 2 + 1)
+        )
     cut4 = RIFE(spliced, model="4.0", factor_num=4, sc=True)
     assert same_pixels(cut4.get_frame(19), spliced.get_frame(5))  # t = 3/4: the nearer frame is the later one

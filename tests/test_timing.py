@@ -30,7 +30,7 @@ def test_cfr_tables_exact_and_driftless(fps_in, fps_out, pattern):
     assert tl.length == math.ceil(n_in * fps_out / fps_in)
     # output duration equals input duration: the last output frame starts before the end, the next would not
     assert F(tl.length - 1) / fps_out < n_in / fps_in <= F(tl.length) / fps_out
-    for n in list(range(0, 50)) + list(range(tl.length - 50, tl.length)):
+    for n in list(range(50)) + list(range(tl.length - 50, tl.length)):
         pos = tl.locate(n)
         assert 0 <= pos.t < 1
         if pos.index < n_in - 1:
@@ -45,7 +45,9 @@ def test_end_of_clip_rule():
     tl = CFRTimeline(132, F(25), F(50))
     assert tl.length == 264
     assert [tl.locate(n) for n in (261, 262, 263)] == [
-        tl.locate(261), type(tl.locate(0))(131, F(0)), type(tl.locate(0))(131, F(0))
+        tl.locate(261),
+        type(tl.locate(0))(131, F(0)),
+        type(tl.locate(0))(131, F(0)),
     ]
     assert tl.locate(261).index == 130 and tl.locate(261).t == F(1, 2)
     tl = CFRTimeline(10, NTSC24, NTSC60)
@@ -58,7 +60,16 @@ def test_vfr_timeline_follows_real_timestamps():
     tl = VFRTimeline.from_durations(durations, F(50))
     assert tl.length == math.ceil(sum(durations) * 50) == 17
     table = [(tl.locate(n).index, tl.locate(n).t) for n in range(tl.length)]
-    assert table[:8] == [(0, 0), (0, F(1, 2)), (1, 0), (1, F(1, 2)), (2, 0), (2, F(1, 2)), (3, 0), (3, F(1, 2))]
+    assert table[:8] == [
+        (0, 0),
+        (0, F(1, 2)),
+        (1, 0),
+        (1, F(1, 2)),
+        (2, 0),
+        (2, F(1, 2)),
+        (3, 0),
+        (3, F(1, 2)),
+    ]
     assert table[8:12] == [(4, 0), (5, 0), (6, 0), (7, 0)]
     assert table[12:] == [(8, 0)] * 5  # the last frame is shown for its whole duration
     with pytest.raises(ValueError, match="non-positive duration"):
@@ -69,8 +80,19 @@ def test_vfr_timeline_follows_real_timestamps():
 
 @pytest.mark.parametrize(
     "value, expected",
-    [(60, F(60)), (59.94, NTSC60), (23.976, NTSC24), (29.97, NTSC30), ("60000/1001", NTSC60), ("59.94", NTSC60),
-     (F(120000, 1001), F(120000, 1001)), (50.0, F(50)), (12.5, F(25, 2)), ("144", F(144)), (b"48", F(48))],
+    [
+        (60, F(60)),
+        (59.94, NTSC60),
+        (23.976, NTSC24),
+        (29.97, NTSC30),
+        ("60000/1001", NTSC60),
+        ("59.94", NTSC60),
+        (F(120000, 1001), F(120000, 1001)),
+        (50.0, F(50)),
+        (12.5, F(25, 2)),
+        ("144", F(144)),
+        (b"48", F(48)),
+    ],
 )
 def test_parse_rate(value, expected):
     assert parse_rate(value) == expected
@@ -88,7 +110,9 @@ def test_target_rate_rules():
     assert target_rate(NTSC24, fps=59.94) == NTSC60
     assert target_rate(NTSC24, fps_num=60000, fps_den=1001) == NTSC60
     assert target_rate(None, fps=60) == 60
-    with pytest.raises(ValueError, match=r"fps must be higher than the clip's 25 fps; got 24\. .*drop frames"):
+    with pytest.raises(
+        ValueError, match=r"fps must be higher than the clip's 25 fps; got 24\. .*drop frames"
+    ):
         target_rate(F(25), fps=24)
     with pytest.raises(ValueError, match="higher than the clip's 30000/1001"):
         target_rate(NTSC30, fps=29.97)

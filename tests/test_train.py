@@ -94,10 +94,36 @@ def bbb_batch(bbb_frames) -> tuple[torch.Tensor, torch.Tensor]:
 def ddp_run(tmp_path_factory, carphone_path, v40_weights) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("ddp")
     torchrun = Path(sys.executable).with_name("torchrun")
-    cmd = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "vsrife.train",
-           "--model", "4.0", "--weights", str(v40_weights), "--video", str(carphone_path), "--frames", "0:13",
-           "--crop", "64", "--no-augment", "--batch-size", "2", "--epochs", "8", "--lr", "2e-4",
-           "--log-every", "1", "--threads", "1", "--out", str(out)]
+    cmd = [
+        str(torchrun),
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "vsrife.train",
+        "--model",
+        "4.0",
+        "--weights",
+        str(v40_weights),
+        "--video",
+        str(carphone_path),
+        "--frames",
+        "0:13",
+        "--crop",
+        "64",
+        "--no-augment",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "8",
+        "--lr",
+        "2e-4",
+        "--log-every",
+        "1",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -136,7 +162,9 @@ def test_ddp_checkpoint_is_official_layout(ddp_run, v40_weights):
     official = torch.load(v40_weights, map_location="cpu", weights_only=True)
     assert all(k.startswith("module.") for k in raw)
     # every key of the released file except the ones for the unused refinement nets, with the same shapes
-    want = {k: v.shape for k, v in official.items() if not k.startswith(("module.contextnet.", "module.unet."))}
+    want = {
+        k: v.shape for k, v in official.items() if not k.startswith(("module.contextnet.", "module.unet."))
+    }
     assert {k: v.shape for k, v in raw.items()} == want
     assert all(v.dtype == torch.float32 for v in raw.values())
     changed = [k for k in raw if not torch.equal(raw[k], official[k])]
@@ -149,7 +177,9 @@ def test_ddp_checkpoint_runs_in_the_filter(ddp_run, carphone_path, v40_weights):
 
     out, _ = ddp_run
     clip = vs.core.bs.VideoSource(str(carphone_path))[:4]
-    tuned = RIFE(clip, model="4.0", weights=str(out / "flownet.pkl"), sc=False, device="cpu", precision="fp32")
+    tuned = RIFE(
+        clip, model="4.0", weights=str(out / "flownet.pkl"), sc=False, device="cpu", precision="fp32"
+    )
     orig = RIFE(clip, model="4.0", weights=str(v40_weights), sc=False, device="cpu", precision="fp32")
     assert tuned.num_frames == 8 and tuned.format.id == clip.format.id
     for n in (1, 3):  # interpolated frames: close to the original model's (a short fine-tune), not identical
@@ -164,10 +194,38 @@ def test_ddp_checkpoint_runs_in_the_filter(ddp_run, carphone_path, v40_weights):
 
 def _resume_args(carphone_path, v40_weights, out: Path) -> list[str]:
     # 10 triplets, batch 2: 5 steps per epoch; 8 steps cross an epoch boundary; augmentation on
-    return ["--model", "4.0", "--weights", str(v40_weights), "--video", str(carphone_path), "--frames", "0:16",
-            "--val-fraction", "0.2", "--crop", "64", "--batch-size", "2", "--steps", "8", "--lr", "1e-4",
-            "--warmup", "2", "--min-lr", "1e-6", "--log-every", "1", "--threads", "1", "--quiet",
-            "--no-val-at-start", "--out", str(out)]
+    return [
+        "--model",
+        "4.0",
+        "--weights",
+        str(v40_weights),
+        "--video",
+        str(carphone_path),
+        "--frames",
+        "0:16",
+        "--val-fraction",
+        "0.2",
+        "--crop",
+        "64",
+        "--batch-size",
+        "2",
+        "--steps",
+        "8",
+        "--lr",
+        "1e-4",
+        "--warmup",
+        "2",
+        "--min-lr",
+        "1e-6",
+        "--log-every",
+        "1",
+        "--threads",
+        "1",
+        "--quiet",
+        "--no-val-at-start",
+        "--out",
+        str(out),
+    ]
 
 
 def test_resume_continues_exactly(tmp_path, carphone_path, v40_weights):
@@ -184,7 +242,11 @@ def test_resume_continues_exactly(tmp_path, carphone_path, v40_weights):
 
     a, b = read_resume(straight / "resume.pt"), read_resume(split / "resume.pt")
     assert a["step"] == b["step"] == 8
-    assert a["schedule"] == b["schedule"] == {"peak_lr": 1e-4, "total_steps": 8, "warmup_steps": 2, "min_lr": 1e-6}
+    assert (
+        a["schedule"]
+        == b["schedule"]
+        == {"peak_lr": 1e-4, "total_steps": 8, "warmup_steps": 2, "min_lr": 1e-6}
+    )
     lr_a = {r["step"]: r["lr"] for r in read_log(straight) if r["event"] == "step"}
     lr_b = {r["step"]: r["lr"] for r in read_log(split) if r["event"] == "step"}
     assert lr_a == lr_b and sorted(lr_b) == list(range(1, 9))
@@ -295,8 +357,12 @@ def test_update_trains_and_eval_does_not(v40_weights, bbb_batch):
     for k in ("loss_l1", "loss_tea", "loss_distill", "loss_smooth", "loss_total"):
         assert info[k].ndim == 0 and math.isfinite(float(info[k])), k
     w = tr.config.losses
-    total = w.l1 * info["loss_l1"] + w.teacher * info["loss_tea"] + w.distill * info["loss_distill"] \
+    total = (
+        w.l1 * info["loss_l1"]
+        + w.teacher * info["loss_tea"]
+        + w.distill * info["loss_distill"]
         + w.smooth * info["loss_smooth"]
+    )
     assert float(info["loss_total"]) == pytest.approx(float(total))
     first = float(info["loss_l1"])
     for _ in range(4):
@@ -343,10 +409,14 @@ def test_augment_is_deterministic_and_each_transform_is_right(bbb_frames):
 
     y, x = crop_at(5, 64, 96)
     ref = [f[y : y + 64, x : x + 96] for f in (a, g, b)]
-    x0, xg, x1, t = augment(a, g, b, 0.25, Augment(crop=(64, 96), **{**off, "reverse": 1}), np.random.default_rng(5))
+    x0, xg, x1, t = augment(
+        a, g, b, 0.25, Augment(crop=(64, 96), **{**off, "reverse": 1}), np.random.default_rng(5)
+    )
     assert t == 0.75  # time reversal: img0 <-> img1, t -> 1 - t, the same crop in all three frames
     assert np.array_equal(x0, ref[2]) and np.array_equal(xg, ref[1]) and np.array_equal(x1, ref[0])
-    x0, xg, x1, t = augment(a, g, b, 0.25, Augment(crop=(64, 96), **{**off, "hflip": 1}), np.random.default_rng(5))
+    x0, xg, x1, t = augment(
+        a, g, b, 0.25, Augment(crop=(64, 96), **{**off, "hflip": 1}), np.random.default_rng(5)
+    )
     assert t == 0.25 and all(np.array_equal(o, r[:, ::-1]) for o, r in zip((x0, xg, x1), ref))
     out = augment(a, g, b, 0.5, Augment(crop=(64, 96), **{**off, "vflip": 1}), np.random.default_rng(5))
     assert all(np.array_equal(o, r[::-1]) for o, r in zip(out[:3], ref))
@@ -381,8 +451,14 @@ def test_video_triplets_and_sampler(carphone_path):
     still = VideoTriplets(frames, 0, 24)
     assert still.skipped["static"] == 2 and len(still) == 20
     # a span of 4 with the ground truth anywhere inside
-    wide = VideoTriplets(frames, 0, 24, span=4, any_timestep=True, augment=Augment(crop=None, reverse=0, hflip=0,
-                         vflip=0, channels=0, rotate=0))
+    wide = VideoTriplets(
+        frames,
+        0,
+        24,
+        span=4,
+        any_timestep=True,
+        augment=Augment(crop=None, reverse=0, hflip=0, vflip=0, channels=0, rotate=0),
+    )
     ts = {float(wide[i][1]) for i in range(len(wide))}
     assert ts <= {0.25, 0.5, 0.75} and len(ts) > 1
     s = ResumableSampler(ds, num_replicas=2, rank=1, seed=3)
@@ -395,8 +471,9 @@ def test_video_triplets_and_sampler(carphone_path):
 def test_video_scene_cuts_are_skipped(carphone_path, bbb_path, tmp_path):
     """Two real shots joined into one file: no triplet spans the join."""
     a = vs.core.bs.VideoSource(str(carphone_path))[:8]
-    b = vs.core.bs.VideoSource(str(bbb_path))[40:48].resize.Bicubic(176, 144, format=a.format.id,
-                                                                      matrix_in_s="709", matrix_s="170m")
+    b = vs.core.bs.VideoSource(str(bbb_path))[40:48].resize.Bicubic(
+        176, 144, format=a.format.id, matrix_in_s="709", matrix_s="170m"
+    )
     joined = a + b.std.AssumeFPS(a)
     y4m = tmp_path / "joined.y4m"
     with open(y4m, "wb") as f:
@@ -445,19 +522,45 @@ def test_png_reader_and_vimeo_layout(tmp_path, carphone_path):
     # the training run on this layout: trains on the train list (1 triplet: 1 step per epoch), validates on the
     # test list before training and after every epoch
     out = tmp_path / "run"
-    assert train_main(["--vimeo", str(root), "--out", str(out), "--crop", "64", "--batch-size", "1", "--steps", "2",
-                       "--lr", "1e-5", "--threads", "1", "--quiet"]) == 0
+    assert (
+        train_main(
+            [
+                "--vimeo",
+                str(root),
+                "--out",
+                str(out),
+                "--crop",
+                "64",
+                "--batch-size",
+                "1",
+                "--steps",
+                "2",
+                "--lr",
+                "1e-5",
+                "--threads",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     log = read_log(out)
-    assert [r["count"] for r in log if r["event"] == "val"] == [1, 1, 1] and log[-1]["step"] == 2  # start + 2 epochs
+    assert [r["count"] for r in log if r["event"] == "val"] == [1, 1, 1] and log[-1][
+        "step"
+    ] == 2  # start + 2 epochs
 
 
 def test_cli_errors_go_to_stderr(tmp_path, capsys):
     from vsrife.cli import main as vsrife_main
 
-    assert train_main(["--video", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert (
+        train_main(["--video", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    )
     captured = capsys.readouterr()
     assert captured.out == "" and "does not exist" in captured.err
-    assert vsrife_main(["train", "--video", str(tmp_path / "x.mp4"), "--out", str(tmp_path / "o")]) == 2  # `vsrife train`
+    assert (
+        vsrife_main(["train", "--video", str(tmp_path / "x.mp4"), "--out", str(tmp_path / "o")]) == 2
+    )  # `vsrife train`
     with pytest.raises(SystemExit):
         vsrife_main(["train", "--help"])
     captured = capsys.readouterr()

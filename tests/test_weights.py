@@ -45,8 +45,9 @@ def test_formats(tmp_path, fmt):
         path = tmp_path / "flownet.safetensors"
         save_file(state, str(path))
     model.load_weights(path)
-    assert torch.equal(model.flownet.state_dict()["block3.convblock.0.beta"],
-                       state["block3.convblock.0.beta"])
+    assert torch.equal(
+        model.flownet.state_dict()["block3.convblock.0.beta"], state["block3.convblock.0.beta"]
+    )
 
 
 class _Evil:
@@ -83,7 +84,9 @@ def test_truncated_and_garbage_files(tmp_path, v40_weights):
         read_state_dict(tmp_path / "absent.pkl")
     other = tmp_path / "model.pth"
     torch.save({"weight": torch.zeros(3, 3)}, other)
-    with pytest.raises(WeightsError, match=r"does not match RIFE 4\.0 nor any other release: tensors .*missing"):
+    with pytest.raises(
+        WeightsError, match=r"does not match RIFE 4\.0 nor any other release: tensors .*missing"
+    ):
         RIFE_HDv3("4.0", device="cpu", precision="fp32").load_weights(other)
 
 
@@ -155,4 +158,6 @@ def test_default_precision_by_device():
 
     assert default_precision(torch.device("cuda")) == "fp16"
     assert default_precision(torch.device("cpu")) == ("bf16" if cpu_has_native_bf16() else "fp32")
-    assert RIFE_HDv3("4.6", device="cpu").dtype == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+    assert RIFE_HDv3("4.6", device="cpu").dtype == (
+        torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    )

@@ -13,7 +13,7 @@ from .registry import DEFAULT_VERSION, MODELS, VERSIONS
 from .weights import WeightsError
 
 __version__ = "0.1.0"
-__all__ = ["RIFE", "RIFE_HDv3", "MODELS", "VERSIONS", "DEFAULT_VERSION", "WeightsError", "__version__"]
+__all__ = ["DEFAULT_VERSION", "MODELS", "RIFE", "VERSIONS", "RIFE_HDv3", "WeightsError", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -77,14 +77,25 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     if args.frames:
         clip = clip[: args.frames]
     try:
-        out = RIFE(clip, model=args.model, fps=args.fps, factor_num=args.factor_num, factor_den=args.factor_den,
-                   scale=args.scale, ensemble=args.ensemble, sc=not args.no_sc, device=args.device,
-                   precision=args.precision)
+        out = RIFE(
+            clip,
+            model=args.model,
+            fps=args.fps,
+            factor_num=args.factor_num,
+            factor_den=args.factor_den,
+            scale=args.scale,
+            ensemble=args.ensemble,
+            sc=not args.no_sc,
+            device=args.device,
+            precision=args.precision,
+        )
     except vs.Error as e:
         _err(f"vsrife interpolate: {e}")
         return 2
-    _err(f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps "
-         f"-> {out.num_frames} frames at {out.fps} fps")
+    _err(
+        f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps "
+        f"-> {out.num_frames} frames at {out.fps} fps"
+    )
     start = time.monotonic()
 
     def progress(done: int, total: int) -> None:
@@ -103,8 +114,17 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", "-"]
     if not args.no_audio:
         cmd += ["-i", args.input, "-map", "0:v", "-map", "1:a?", "-c:a", "copy", "-shortest"]
-    cmd += ["-c:v", "libx265", "-crf", str(args.crf), "-preset", args.preset, "-x265-params", "log-level=error",
-            args.output]
+    cmd += [
+        "-c:v",
+        "libx265",
+        "-crf",
+        str(args.crf),
+        "-preset",
+        args.preset,
+        "-x265-params",
+        "log-level=error",
+        args.output,
+    ]
     enc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     assert enc.stdin is not None
     try:
@@ -145,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     it = sub.add_parser("interpolate", help="interpolate a video file to a higher frame rate")
     it.add_argument("input", help="video file (opened with bestsource)")
-    it.add_argument("-o", "--output", required=True, help="output file (encoded with ffmpeg/x265) or - for y4m")
+    it.add_argument(
+        "-o", "--output", required=True, help="output file (encoded with ffmpeg/x265) or - for y4m"
+    )
     rate = it.add_mutually_exclusive_group()
     rate.add_argument("--fps", help="output rate: 60, 59.94, 60000/1001 ...")
     rate.add_argument("--factor", help="rate multiplier: 2, 5/2 ...")

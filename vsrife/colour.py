@@ -28,20 +28,21 @@ TF32 settings made for the model never reach it.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "ColourSpec",
-    "resolve_spec",
-    "spec_from_format",
-    "planes_to_rgb",
-    "rgb_to_planes",
     "MATRIX_COEFFS",
+    "ColourSpec",
+    "planes_to_rgb",
+    "resolve_spec",
+    "rgb_to_planes",
+    "spec_from_format",
 ]
 
 #: (Kr, Kb) per ITU-T H.273 matrix code supported here.
@@ -56,8 +57,14 @@ MATRIX_COEFFS: dict[int, tuple[float, float]] = {
 _MATRIX_HELP = "1 (BT.709), 4 (FCC), 5/6 (BT.601), 7 (SMPTE 240M), 9 (BT.2020 NCL) or 2 (unspecified)"
 _FAMILIES = ("gray", "yuv", "rgb")
 # _ChromaLocation code -> (horizontal, vertical) siting, and back.
-_LOC_SITING = {0: ("left", "center"), 1: ("center", "center"), 2: ("left", "top"),
-               3: ("center", "top"), 4: ("left", "bottom"), 5: ("center", "bottom")}
+_LOC_SITING = {
+    0: ("left", "center"),
+    1: ("center", "center"),
+    2: ("left", "top"),
+    3: ("center", "top"),
+    4: ("left", "bottom"),
+    5: ("center", "bottom"),
+}
 _SITING_LOC = {v: k for k, v in _LOC_SITING.items()}
 
 
@@ -126,7 +133,9 @@ def resolve_spec(
     if not (0 <= ss_w <= 2 and 0 <= ss_h <= 2):
         raise ValueError(f"chroma subsampling must be 0..2 (log2), got ss_w={ss_w}, ss_h={ss_h}")
     if width % (1 << ss_w) or height % (1 << ss_h):
-        raise ValueError(f"{width}x{height} is not divisible by the chroma subsampling {1 << ss_w}x{1 << ss_h}")
+        raise ValueError(
+            f"{width}x{height} is not divisible by the chroma subsampling {1 << ss_w}x{1 << ss_h}"
+        )
 
     if is_float:
         full = True
@@ -169,7 +178,9 @@ def spec_from_format(fmt: Any, width: int, height: int, props: Mapping[str, Any]
     """
     props = props or {}
     sample_type = getattr(fmt.sample_type, "name", fmt.sample_type)
-    if "_Range" in props:  # VapourSynth R81+: H.273 full-range flag (1 = full); _ColorRange reads as its alias
+    if (
+        "_Range" in props
+    ):  # VapourSynth R81+: H.273 full-range flag (1 = full); _ColorRange reads as its alias
         rng = int(props["_Range"])
         color_range = {0: 1, 1: 0}.get(rng, rng + 2)  # to the _ColorRange meaning; others stay invalid
     else:
@@ -249,7 +260,7 @@ def _phase(siting: str, factor: int) -> float:
     return {"left": 0.0, "top": 0.0, "center": (factor - 1) / 2, "bottom": float(factor - 1)}[siting]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _upsample_taps(factor: int, phase: float) -> tuple[np.ndarray, int]:
     """Per-output-phase Spline36 weights ``[factor, K]`` and the chroma offset ``jmin`` of tap 0.
 
@@ -266,7 +277,7 @@ def _upsample_taps(factor: int, phase: float) -> tuple[np.ndarray, int]:
     return w[:, keep[0] : keep[-1] + 1], jmin + int(keep[0])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _downsample_taps(factor: int, phase: float, tol: float = 1e-7) -> tuple[np.ndarray, int]:
     """Least-squares inverse of the upsampler as a FIR kernel and the offset ``emin`` of tap 0.
 
@@ -301,7 +312,10 @@ def _edge_axes(factor: int, phase: float, n_low: int) -> tuple[tuple[int, int], 
     """
     n_full = factor * n_low
     out = []
-    for cands, lo_hi in (((0, -1), (0, -1)), ((2 * n_full - 2, 2 * n_full - 1), (2 * n_low - 2, 2 * n_low - 1))):
+    for cands, lo_hi in (
+        ((0, -1), (0, -1)),
+        ((2 * n_full - 2, 2 * n_full - 1), (2 * n_low - 2, 2 * n_low - 1)),
+    ):
         best = None
         for a2 in cands:
             alpha2 = (a2 - 2 * phase) / factor  # chroma-index axis, doubled
@@ -333,7 +347,9 @@ def _work_dtype(device: torch.device) -> torch.dtype:
 
 
 @functools.lru_cache(maxsize=64)
-def _index_tensor(n: int, pad_lo: int, pad_hi: int, a_lo: int, a_hi: int, device: torch.device) -> torch.Tensor:
+def _index_tensor(
+    n: int, pad_lo: int, pad_hi: int, a_lo: int, a_hi: int, device: torch.device
+) -> torch.Tensor:
     return torch.from_numpy(_mirror_index(n, pad_lo, pad_hi, a_lo, a_hi)).to(device)
 
 
@@ -357,8 +373,9 @@ def _mirror_pad(x: torch.Tensor, dim: int, pad_lo: int, pad_hi: int, a_lo: int, 
 
 
 @functools.lru_cache(maxsize=64)
-def _kernel(kind: str, factor: int, phase: float, vertical: bool, device: torch.device,
-            dtype: torch.dtype) -> torch.Tensor:
+def _kernel(
+    kind: str, factor: int, phase: float, vertical: bool, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
     taps = _upsample_taps(factor, phase)[0] if kind == "up" else _downsample_taps(factor, phase)[0][None]
     w = torch.from_numpy(np.ascontiguousarray(taps)).to(device=device, dtype=dtype)  # [out, K]
     return w[:, None, :, None] if vertical else w[:, None, None, :]

@@ -22,10 +22,14 @@ def resolve_device(device: str | torch.device | None, where: str = "RIFE") -> to
     if dev.type != "cuda":
         raise ValueError(f"{where}: device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}")
     if not torch.cuda.is_available():
-        raise ValueError(f"{where}: device {device!r} was requested but CUDA is not available here; use device='cpu'")
+        raise ValueError(
+            f"{where}: device {device!r} was requested but CUDA is not available here; use device='cpu'"
+        )
     count = torch.cuda.device_count()
     if dev.index is not None and dev.index >= count:
-        raise ValueError(f"{where}: device {device!r} does not exist; this machine has {count} CUDA device(s)")
+        raise ValueError(
+            f"{where}: device {device!r} does not exist; this machine has {count} CUDA device(s)"
+        )
     return dev
 
 

@@ -48,8 +48,14 @@ def verify(spec: ModelSpec, path: Path) -> None:
         raise DownloadError(f"{spec.filename}: downloaded file failed verification: {e}") from None
 
 
-def download(spec: ModelSpec, dest_dir: str | os.PathLike[str] | None = None, url: str | None = None,
-             force: bool = False, timeout: float = 60.0, progress: bool = True) -> Path:
+def download(
+    spec: ModelSpec,
+    dest_dir: str | os.PathLike[str] | None = None,
+    url: str | None = None,
+    force: bool = False,
+    timeout: float = 60.0,
+    progress: bool = True,
+) -> Path:
     """Fetch ``spec``'s weights into ``dest_dir`` (default: the user model dir) and return the path.
     The URL is ``url``, else ``$VSRIFE_WEIGHTS_URL`` (a template with ``{filename}``, for mirrors), else the
     registry's. An existing file that verifies is kept; nothing partial is left behind on any error."""
@@ -71,7 +77,9 @@ def download(spec: ModelSpec, dest_dir: str | os.PathLike[str] | None = None, ur
             try:
                 resp = urllib.request.urlopen(url, timeout=timeout)
             except urllib.error.HTTPError as e:
-                raise DownloadError(f"{spec.filename}: the server answered {e.code} {e.reason} for {url}") from None
+                raise DownloadError(
+                    f"{spec.filename}: the server answered {e.code} {e.reason} for {url}"
+                ) from None
             except (urllib.error.URLError, OSError) as e:
                 reason = getattr(e, "reason", e)
                 raise DownloadError(

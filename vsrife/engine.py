@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Generic, Hashable, Sequence, TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 import torch
@@ -100,13 +101,15 @@ class Engine:
         assert detector is not None
         return detector.is_cut([p.thumb for p in window if p.thumb is not None])
 
-    def interpolate(self, a: Prepared, b: Prepared, t: float, spec: ColourSpec, height: int, width: int
-                    ) -> list[np.ndarray]:
+    def interpolate(
+        self, a: Prepared, b: Prepared, t: float, spec: ColourSpec, height: int, width: int
+    ) -> list[np.ndarray]:
         with torch.inference_mode():
             ts = torch.tensor([t], dtype=torch.float32)
             with self._net_lock:
-                out = self.model.interpolate(a.rgb, b.rgb, ts, a.features, b.features, self.settings.scale,
-                                             self.settings.ensemble)
+                out = self.model.interpolate(
+                    a.rgb, b.rgb, ts, a.features, b.features, self.settings.scale, self.settings.ensemble
+                )
             rgb = out[:, :, :height, :width].float()
             planes = rgb_to_planes(rgb, spec)
             return [p.reshape(p.shape[-2:]).cpu().numpy() for p in planes]

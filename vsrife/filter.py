@@ -67,7 +67,10 @@ def default_spec() -> ModelSpec:
         return preferred
     for spec in reversed(MODELS.values()):
         if find_weights(spec) is not None:
-            print(f"{NAME}: weights of {DEFAULT_VERSION} are not installed; using {spec.version}", file=sys.stderr)
+            print(
+                f"{NAME}: weights of {DEFAULT_VERSION} are not installed; using {spec.version}",
+                file=sys.stderr,
+            )
             return spec
     return preferred
 
@@ -191,12 +194,18 @@ def RIFE(
     net = _load_model(spec, device, precision, weights, _flag(auto_download, "auto_download"))
 
     timeline = make_timeline(clip.num_frames, fps_in, fps_out, _durations(clip) if vfr else None)
-    engine = Engine(net, EngineSettings(scale_f, bool(ensemble), detector if use_sc else None,
-                                        cache_size=16 + 2 * vs.core.num_threads))
+    engine = Engine(
+        net,
+        EngineSettings(
+            scale_f, bool(ensemble), detector if use_sc else None, cache_size=16 + 2 * vs.core.num_threads
+        ),
+    )
     return _build(clip, timeline, engine, fps_out, use_sc)
 
 
-def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, fps_out: Fraction, use_sc: bool) -> vs.VideoNode:
+def _build(
+    clip: vs.VideoNode, timeline: Timeline, engine: Engine, fps_out: Fraction, use_sc: bool
+) -> vs.VideoNode:
     n_out = timeline.length
     positions = [timeline.locate(n) for n in range(n_out)]
     indices = [p.index for p in positions]
@@ -207,8 +216,9 @@ def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, fps_out: Frac
         for off in offsets
     ]
     cur = offsets.index(0)
-    base = vs.core.std.BlankClip(clip, length=n_out, fpsnum=fps_out.numerator, fpsden=fps_out.denominator,
-                                 keep=True)
+    base = vs.core.std.BlankClip(
+        clip, length=n_out, fpsnum=fps_out.numerator, fpsden=fps_out.denominator, keep=True
+    )
     height, width = clip.height, clip.width
     last = clip.num_frames - 1
 
@@ -223,7 +233,9 @@ def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, fps_out: Frac
 
     def is_cut(frames: list[vs.VideoFrame], index: int) -> bool:
         a, b = frames[cur], frames[cur + 1]
-        marked = [v for v in (a.props.get("_SceneChangeNext"), b.props.get("_SceneChangePrev")) if v is not None]
+        marked = [
+            v for v in (a.props.get("_SceneChangeNext"), b.props.get("_SceneChangePrev")) if v is not None
+        ]
         if marked:
             return any(bool(v) for v in marked)
         window = [prepare(f, index + off) for f, off in zip(frames, offsets)]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 Activation = Literal["prelu", "leaky"]
 ConvBlock = Literal["skip", "plain", "resconv"]
@@ -125,7 +125,9 @@ class IFBlock(nn.Module):
         self.skip = cfg.convblock == "skip"
         self.pixel_shuffle = cfg.pixel_shuffle
         self.block_features = cfg.block_features
-        self.conv0 = nn.Sequential(_conv(in_planes, c // 2, cfg.activation, 2), _conv(c // 2, c, cfg.activation, 2))
+        self.conv0 = nn.Sequential(
+            _conv(in_planes, c // 2, cfg.activation, 2), _conv(c // 2, c, cfg.activation, 2)
+        )
         if cfg.convblock == "resconv":
             layers: list[nn.Module] = [ResConv(c, cfg.groups) for _ in range(8)]
         else:
@@ -271,7 +273,12 @@ class IFNet(nn.Module):
                 if feat is not None:
                     parts.append(feat)
                 fd, m0, feat = block(torch.cat(parts, 1), flow, scales[i])
-                if cfg.dynamic_rescale and i == 1 and fd[:, :2].abs().max() > 32 and fd[:, 2:4].abs().max() > 32:
+                if (
+                    cfg.dynamic_rescale
+                    and i == 1
+                    and fd[:, :2].abs().max() > 32
+                    and fd[:, 2:4].abs().max() > 32
+                ):
                     # 4.0/4.1: very large motion; redo the coarse estimate on a doubled pyramid.
                     scales = [s * 2 for s in scales]
                     flow, mask, _ = blocks[0](torch.cat((img0, img1, timestep), 1), None, scales[0])

@@ -36,8 +36,12 @@ class RIFE_HDv3:
     >>> out = model.inference(frame_pair, timestep=0.5, scale=1.0)   # [B, 6, H, W] -> [B, 3, H, W]
     """
 
-    def __init__(self, model: str = DEFAULT_VERSION, device: str | torch.device | None = None,
-                 precision: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_VERSION,
+        device: str | torch.device | None = None,
+        precision: str | None = None,
+    ) -> None:
         self.spec = get_spec(model, "RIFE_HDv3")
         self.device = resolve_device(device, "RIFE_HDv3")
         self.dtype = resolve_precision(precision, self.device, "RIFE_HDv3")
@@ -48,7 +52,7 @@ class RIFE_HDv3:
     def version(self) -> str:
         return self.spec.version
 
-    def load_weights(self, path: str | os.PathLike[str] | None = None) -> "RIFE_HDv3":
+    def load_weights(self, path: str | os.PathLike[str] | None = None) -> RIFE_HDv3:
         """Load an official ``.pkl``/``.pth`` (with or without ``module.``) or a ``.safetensors`` file.
         Without a path, the release's file is looked up in the model directories."""
         if path is None:
@@ -74,19 +78,34 @@ class RIFE_HDv3:
     def features(self, padded: torch.Tensor) -> torch.Tensor | None:
         return self.flownet.features(padded)
 
-    def interpolate(self, img0: torch.Tensor, img1: torch.Tensor, timestep: torch.Tensor,
-                    f0: torch.Tensor | None, f1: torch.Tensor | None, scale: float, ensemble: bool) -> torch.Tensor:
+    def interpolate(
+        self,
+        img0: torch.Tensor,
+        img1: torch.Tensor,
+        timestep: torch.Tensor,
+        f0: torch.Tensor | None,
+        f1: torch.Tensor | None,
+        scale: float,
+        ensemble: bool,
+    ) -> torch.Tensor:
         """Padded frames [B,3,Hp,Wp] in the model dtype, timestep [B] -> padded middle frame."""
         b, _, h, w = img0.shape
         t = timestep.to(self.device, self.dtype).view(-1, 1, 1, 1).expand(b, 1, h, w)
         return self.flownet(img0, img1, t, f0, f1, scale=scale, ensemble=ensemble)
 
-    def inference(self, frame_pair: torch.Tensor, timestep: float | torch.Tensor = 0.5, scale: float = 1.0,
-                  ensemble: bool = False) -> torch.Tensor:
+    def inference(
+        self,
+        frame_pair: torch.Tensor,
+        timestep: float | torch.Tensor = 0.5,
+        scale: float = 1.0,
+        ensemble: bool = False,
+    ) -> torch.Tensor:
         """frame_pair: [B, 6, H, W] float in [0, 1] (two RGB frames); timestep: float or [B] tensor in [0, 1].
         Returns the frame at ``timestep`` between them, [B, 3, H, W], in frame_pair's dtype."""
         if not isinstance(frame_pair, torch.Tensor) or frame_pair.ndim != 4 or frame_pair.shape[1] != 6:
-            shape = tuple(frame_pair.shape) if isinstance(frame_pair, torch.Tensor) else type(frame_pair).__name__
+            shape = (
+                tuple(frame_pair.shape) if isinstance(frame_pair, torch.Tensor) else type(frame_pair).__name__
+            )
             raise ValueError(f"RIFE_HDv3.inference: frame_pair must be a [B, 6, H, W] tensor; got {shape}")
         if not frame_pair.is_floating_point():
             raise ValueError("RIFE_HDv3.inference: frame_pair must be a float tensor with values in [0, 1]")
@@ -97,7 +116,9 @@ class RIFE_HDv3:
         if ts.numel() == 1:
             ts = ts.expand(b)
         if ts.numel() != b or bool(((ts < 0) | (ts > 1)).any()):
-            raise ValueError(f"RIFE_HDv3.inference: timestep must be a float or a [{b}] tensor in [0, 1]; got {timestep!r}")
+            raise ValueError(
+                f"RIFE_HDv3.inference: timestep must be a float or a [{b}] tensor in [0, 1]; got {timestep!r}"
+            )
         with torch.inference_mode():
             x = self.pad(frame_pair.to(self.device, self.dtype), scale)
             img0, img1 = x[:, :3], x[:, 3:]

@@ -31,7 +31,9 @@ _V4_13 = replace(_V4_10, encoder=EncoderConfig("head", 32, 8))
 _V4_14_LITE = replace(_V4_13, groups=2)
 _V4_15_LITE = replace(_V4_13, widths=(128, 96, 64, 48), encoder=EncoderConfig("head", 16, 4))
 _V4_20 = replace(_V4_13, widths=(384, 192, 96, 48))
-_V4_21 = replace(_V4_13, widths=(256, 192, 96, 48), lastconv_channels=13, block_features=8, supports_ensemble=False)
+_V4_21 = replace(
+    _V4_13, widths=(256, 192, 96, 48), lastconv_channels=13, block_features=8, supports_ensemble=False
+)
 _V4_22_LITE = replace(_V4_21, widths=(192, 128, 64, 32), encoder=EncoderConfig("head", 16, 4))
 _V4_25 = replace(_V4_22_LITE, widths=(192, 128, 96, 64, 32), scales=(16, 8, 4, 2, 1))
 _V4_25_LITE = replace(_V4_25, widths=(192, 128, 96, 64, 24), scales=(32, 16, 8, 4, 1))

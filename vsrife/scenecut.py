@@ -52,6 +52,7 @@ scores the pair itself (one device-to-host transfer) and computes the context (o
 one more transfer) only when that score reaches the threshold. At 1280x720 on two CPU threads a
 frame pair costs about 0.9 ms for the thumbnail plus 0.9 ms for ``is_cut`` (5 ms at a cut).
 """
+
 from __future__ import annotations
 
 import math
@@ -147,9 +148,9 @@ def _unpredictability(src: _Prepared, dst: _Prepared) -> torch.Tensor:
     oy, ox = (h - hc) // 2, (w - wc) // 2
     r = _RADIUS
     k = 2 * r + 1
-    target = dst.ranks[:, oy:oy + hc, ox:ox + wc]
+    target = dst.ranks[:, oy : oy + hc, ox : ox + wc]
     padded = F.pad(src.ranks.unsqueeze(1), (r, r, r, r), mode="replicate")
-    padded = padded[:, :, oy:oy + hc + 2 * r, ox:ox + wc + 2 * r]
+    padded = padded[:, :, oy : oy + hc + 2 * r, ox : ox + wc + 2 * r]
     shifted = F.unfold(padded, kernel_size=k)  # [P, k*k, hc*wc]: src moved by every (dy, dx) in range
     diff = (shifted - target.reshape(p, 1, hc * wc)).abs().reshape(p * k * k, 1, hc, wc)
     inter = F.avg_pool2d(diff, blk).reshape(p, k * k, -1).amin(1)
@@ -157,7 +158,7 @@ def _unpredictability(src: _Prepared, dst: _Prepared) -> torch.Tensor:
     detail = (target.unsqueeze(1) - F.interpolate(block_mean, scale_factor=blk, mode="nearest")).abs()
     intra = F.avg_pool2d(detail, blk).reshape(p, -1)
     unclipped = (1.0 - src.clipped) * (1.0 - dst.clipped)
-    weight = F.avg_pool2d(unclipped[:, oy:oy + hc, ox:ox + wc].unsqueeze(1), blk).reshape(p, -1)
+    weight = F.avg_pool2d(unclipped[:, oy : oy + hc, ox : ox + wc].unsqueeze(1), blk).reshape(p, -1)
     return (weight * torch.minimum(inter, intra)).sum(1) / (weight * intra).sum(1).clamp_min(1e-6)
 
 
@@ -270,8 +271,12 @@ class SceneCutDetector:
     def decide(self, scores: WindowScores) -> bool:
         """The rule of :meth:`is_cut` applied to precomputed :meth:`window_scores`."""
         t = self.threshold
-        return (scores.cut >= t and scores.skip_next >= t and scores.skip_prev >= t
-                and scores.dissolve < _DISSOLVE_R2)
+        return (
+            scores.cut >= t
+            and scores.skip_next >= t
+            and scores.skip_prev >= t
+            and scores.dissolve < _DISSOLVE_R2
+        )
 
     def is_cut(self, window: Sequence[torch.Tensor]) -> bool:
         """True when a hard cut lies between frames n and n+1.
@@ -286,6 +291,6 @@ class SceneCutDetector:
         """
         frames = _stack_window(window)
         # most pairs are no cut: look at the pair itself first (a third of the work, one sync)
-        if float(_pair_scores(*(_prepare(frames[i:i + 1]) for i in (1, 2)))[0]) < self.threshold:
+        if float(_pair_scores(*(_prepare(frames[i : i + 1]) for i in (1, 2)))[0]) < self.threshold:
             return False
         return self.decide(self.window_scores(window))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 # Rates that float arguments such as 59.94 or 23.976 stand for.
 NTSC_BASES = (24, 30, 48, 60, 72, 90, 96, 100, 120, 144, 240, 300)
@@ -36,7 +36,9 @@ def parse_rate(value: object, name: str = "fps") -> Fraction:
             else:
                 rate = Fraction(int(text))
         except (ValueError, ZeroDivisionError):
-            raise ValueError(f"{name} must be a number or a string like '60000/1001'; got {value!r}") from None
+            raise ValueError(
+                f"{name} must be a number or a string like '60000/1001'; got {value!r}"
+            ) from None
     elif isinstance(value, Fraction):
         rate = value
     elif isinstance(value, int):
@@ -102,7 +104,7 @@ class VFRTimeline:
     fps_out: Fraction
 
     @classmethod
-    def from_durations(cls, durations: Sequence[Fraction], fps_out: Fraction) -> "VFRTimeline":
+    def from_durations(cls, durations: Sequence[Fraction], fps_out: Fraction) -> VFRTimeline:
         starts = []
         acc = Fraction(0)
         for d in durations:
@@ -180,7 +182,11 @@ def _positive_int(value: object, name: str, required: bool = False) -> int:
 
 
 def _show(rate: Fraction) -> str:
-    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator} ({float(rate):.3f})"
+    return (
+        str(rate.numerator)
+        if rate.denominator == 1
+        else f"{rate.numerator}/{rate.denominator} ({float(rate):.3f})"
+    )
 
 
 def make_timeline(

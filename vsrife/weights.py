@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import pickle
 import zipfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -97,7 +97,7 @@ def strip_training_only(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     return {k: v for k, v in state.items() if not k.startswith(TRAINING_ONLY_PREFIXES)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def expected_shapes(cfg: IFNetConfig) -> dict[str, tuple[int, ...]]:
     with torch.device("meta"):
         net = IFNet(cfg)

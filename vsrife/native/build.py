@@ -73,8 +73,21 @@ def build(build_dir: str | os.PathLike[str] | None = None, force: bool = False) 
         raise RuntimeError("no C compiler found (install gcc, or set CC)")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    cmd = [cc, "-O2", "-shared", "-fPIC", "-std=gnu11", "-Wall", "-Wextra", "-fvisibility=hidden",
-           f"-I{include}", str(SOURCE), "-o", str(tmp), "-ldl"]
+    cmd = [
+        cc,
+        "-O2",
+        "-shared",
+        "-fPIC",
+        "-std=gnu11",
+        "-Wall",
+        "-Wextra",
+        "-fvisibility=hidden",
+        f"-I{include}",
+        str(SOURCE),
+        "-o",
+        str(tmp),
+        "-ldl",
+    ]
     _log("compiling " + " ".join(cmd))
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
     if proc.stdout or proc.stderr:
@@ -86,8 +99,11 @@ def build(build_dir: str | os.PathLike[str] | None = None, force: bool = False) 
     return out
 
 
-def install(plugin_dir: str | os.PathLike[str] | None = None, build_dir: str | os.PathLike[str] | None = None,
-            force: bool = False) -> Path:
+def install(
+    plugin_dir: str | os.PathLike[str] | None = None,
+    build_dir: str | os.PathLike[str] | None = None,
+    force: bool = False,
+) -> Path:
     """Builds if needed and installs atomically into the plugin directory; returns the installed path."""
     src = build(build_dir, force=force)
     dst = plugin_path(plugin_dir)
@@ -124,8 +140,13 @@ def check_fresh_core() -> tuple[bool, str]:
     )
     vsplugin = Path(__file__).resolve().parents[1] / "vsplugin.py"
     try:
-        proc = subprocess.run([sys.executable, "-c", code, str(vsplugin)], stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(vsplugin)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         return False, f"checking a fresh core failed: {e}"
     lines = proc.stderr.strip().splitlines() or ["(no output)"]

@@ -15,7 +15,18 @@ from .model import LossWeights, TrainConfig, Trainer, TrainNet
 from .schedule import Schedule, learning_rate
 
 __all__ = [
-    "LossWeights", "Schedule", "TrainConfig", "TrainNet", "Trainer", "distillation", "edge_aware_smoothness",
-    "laplacian_l1", "laplacian_pyramid", "learning_rate", "official_state_dict", "save_resume",
-    "save_weights", "state_hash",
+    "LossWeights",
+    "Schedule",
+    "TrainConfig",
+    "TrainNet",
+    "Trainer",
+    "distillation",
+    "edge_aware_smoothness",
+    "laplacian_l1",
+    "laplacian_pyramid",
+    "learning_rate",
+    "official_state_dict",
+    "save_resume",
+    "save_weights",
+    "state_hash",
 ]

@@ -63,8 +63,13 @@ def state_hash(trainer: Trainer) -> str:
     return h.hexdigest()
 
 
-def save_resume(trainer: Trainer, path: str | os.PathLike[str], step: int, schedule: Schedule,
-                data: dict[str, Any] | None = None) -> Path:
+def save_resume(
+    trainer: Trainer,
+    path: str | os.PathLike[str],
+    step: int,
+    schedule: Schedule,
+    data: dict[str, Any] | None = None,
+) -> Path:
     obj = {
         "format": RESUME_FORMAT,
         "version": RESUME_VERSION,

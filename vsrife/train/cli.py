@@ -31,38 +31,73 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
-        prog="vsrife train", description="Train or fine-tune a RIFE release (single process or torchrun/DDP).",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="vsrife train",
+        description="Train or fine-tune a RIFE release (single process or torchrun/DDP).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     m = p.add_argument_group("model")
-    m.add_argument("--model", default="4.0", help=f"release to train, one of {', '.join(VERSIONS)} (default 4.0)")
+    m.add_argument(
+        "--model", default="4.0", help=f"release to train, one of {', '.join(VERSIONS)} (default 4.0)"
+    )
     w = m.add_mutually_exclusive_group()
     w.add_argument("--weights", help="initial weights (default: the release's installed file, else random)")
     w.add_argument("--scratch", action="store_true", help="start from random weights")
 
     d = p.add_argument_group("data")
     src = d.add_mutually_exclusive_group(required=True)
-    src.add_argument("--vimeo", metavar="ROOT", help="Vimeo-90K triplet folder (sequences/, tri_trainlist.txt, "
-                     "tri_testlist.txt): trains on the train list, validates on the test list")
-    src.add_argument("--video", nargs="+", metavar="FILE", help="video file(s) to cut triplets from (VapourSynth)")
+    src.add_argument(
+        "--vimeo",
+        metavar="ROOT",
+        help="Vimeo-90K triplet folder (sequences/, tri_trainlist.txt, "
+        "tri_testlist.txt): trains on the train list, validates on the test list",
+    )
+    src.add_argument(
+        "--video", nargs="+", metavar="FILE", help="video file(s) to cut triplets from (VapourSynth)"
+    )
     d.add_argument("--frames", metavar="START:STOP", help="frame range of each video (default: all)")
     d.add_argument("--height", type=int, help="decode videos at this height (keeps the aspect ratio)")
     d.add_argument("--span", type=int, default=2, help="frames from first to last of a triplet (default 2)")
-    d.add_argument("--any-timestep", action="store_true",
-                   help="ground truth anywhere inside the span (t = k/span), for arbitrary-timestep training")
-    d.add_argument("--static", type=float, default=0.25,
-                   help="skip triplets with a frame step below this mean difference, 8-bit units (default 0.25)")
+    d.add_argument(
+        "--any-timestep",
+        action="store_true",
+        help="ground truth anywhere inside the span (t = k/span), for arbitrary-timestep training",
+    )
+    d.add_argument(
+        "--static",
+        type=float,
+        default=0.25,
+        help="skip triplets with a frame step below this mean difference, 8-bit units (default 0.25)",
+    )
     d.add_argument("--no-scene-cuts", action="store_true", help="do not skip triplets across scene cuts")
-    d.add_argument("--val-fraction", type=float, default=0.1,
-                   help="videos: hold out this last part of each clip for validation (default 0.1)")
+    d.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="videos: hold out this last part of each clip for validation (default 0.1)",
+    )
     d.add_argument("--val-video", nargs="+", metavar="FILE", help="validate on these videos instead")
-    d.add_argument("--val-limit", type=int, default=64,
-                   help="at most N validation triplets, evenly spread (0: no validation; default 64)")
-    d.add_argument("--val-crop", default="full", metavar="HxW", help="centre crop for validation (default: full)")
+    d.add_argument(
+        "--val-limit",
+        type=int,
+        default=64,
+        help="at most N validation triplets, evenly spread (0: no validation; default 64)",
+    )
+    d.add_argument(
+        "--val-crop", default="full", metavar="HxW", help="centre crop for validation (default: full)"
+    )
     d.add_argument("--limit", type=int, help="Vimeo: use only the first N training triplets")
-    d.add_argument("--crop", default="128", metavar="HxW",
-                   help="training crop, a multiple of the model's modulo (default 128)")
-    d.add_argument("--no-augment", action="store_true",
-                   help="no random crop/flips/reversal/channel order/rotation (a centre crop instead)")
+    d.add_argument(
+        "--crop",
+        default="128",
+        metavar="HxW",
+        help="training crop, a multiple of the model's modulo (default 128)",
+    )
+    d.add_argument(
+        "--no-augment",
+        action="store_true",
+        help="no random crop/flips/reversal/channel order/rotation (a centre crop instead)",
+    )
     d.add_argument("--workers", type=int, help="DataLoader workers per process (default 4 on CUDA, 0 on CPU)")
 
     t = p.add_argument_group("optimisation")
@@ -70,8 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--steps", type=int, help="total optimiser steps")
     length.add_argument("--epochs", type=int, default=1, help="passes over the training triplets (default 1)")
     t.add_argument("--batch-size", type=int, default=4, help="triplets per step and process (default 4)")
-    t.add_argument("--lr", type=float, default=1e-6,
-                   help="peak learning rate (default 1e-6, the reference's; fine-tuning: ~1e-5, scratch: 3e-4)")
+    t.add_argument(
+        "--lr",
+        type=float,
+        default=1e-6,
+        help="peak learning rate (default 1e-6, the reference's; fine-tuning: ~1e-5, scratch: 3e-4)",
+    )
     t.add_argument("--min-lr", type=float, default=0.0, help="learning rate at the end of the cosine decay")
     t.add_argument("--warmup", type=int, default=0, help="linear warm-up steps (default 0)")
     t.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default 1e-4)")
@@ -82,19 +121,34 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--w-smooth", type=float, default=0.01, help="weight of the edge-aware flow smoothness")
     t.add_argument("--smooth-alpha", type=float, default=10.0, help="edge sensitivity of the smoothness term")
     t.add_argument("--pyramid-levels", type=int, default=5, help="Laplacian pyramid levels (default 5)")
-    t.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none",
-                   help="autocast precision (fp16 with a GradScaler, CUDA only; default none)")
+    t.add_argument(
+        "--amp",
+        choices=("none", "bf16", "fp16"),
+        default="none",
+        help="autocast precision (fp16 with a GradScaler, CUDA only; default none)",
+    )
     t.add_argument("--seed", type=int, default=0)
 
     r = p.add_argument_group("run")
-    r.add_argument("--out", required=True, metavar="DIR",
-                   help="writes DIR/flownet.pkl, DIR/resume.pt and DIR/train_log.jsonl")
-    r.add_argument("--resume", nargs="?", const="auto", metavar="FILE",
-                   help="continue from FILE (default DIR/resume.pt when given without a value)")
+    r.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="writes DIR/flownet.pkl, DIR/resume.pt and DIR/train_log.jsonl",
+    )
+    r.add_argument(
+        "--resume",
+        nargs="?",
+        const="auto",
+        metavar="FILE",
+        help="continue from FILE (default DIR/resume.pt when given without a value)",
+    )
     r.add_argument("--stop-at", type=int, metavar="STEP", help="stop (and save) at this step; resume later")
     r.add_argument("--save-every", type=int, default=0, metavar="N", help="also save every N steps")
     r.add_argument("--log-every", type=int, default=10, metavar="N", help="log and report every N steps")
-    r.add_argument("--no-teacher-in-checkpoint", action="store_true", help="leave block_tea out of flownet.pkl")
+    r.add_argument(
+        "--no-teacher-in-checkpoint", action="store_true", help="leave block_tea out of flownet.pkl"
+    )
     r.add_argument("--no-val-at-start", action="store_true", help="skip the validation before the first step")
     r.add_argument("--val-batch-size", type=int, help="validation batch size (default: --batch-size)")
     r.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda:LOCAL_RANK when CUDA is available)")

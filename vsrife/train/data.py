@@ -69,8 +69,10 @@ def read_png(path: str | os.PathLike[str]) -> np.ndarray:
             break
     channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(ctype)
     if depth != 8 or channels is None or interlace != 0:
-        raise OSError(f"{path}: only 8-bit, non-interlaced grey/RGB(A) PNGs are supported without opencv "
-                      f"(install opencv-python-headless)")
+        raise OSError(
+            f"{path}: only 8-bit, non-interlaced grey/RGB(A) PNGs are supported without opencv "
+            f"(install opencv-python-headless)"
+        )
     raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8)
     stride = width * channels
     raw = raw[: height * (stride + 1)].reshape(height, stride + 1)
@@ -120,8 +122,12 @@ def write_png(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     rows = np.concatenate([np.zeros((h, 1), np.uint8), rgb.reshape(h, w * 3)], axis=1)
-    png = (_PNG_SIG + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + chunk(b"IEND", b""))
+    png = (
+        _PNG_SIG
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
+        + chunk(b"IEND", b"")
+    )
     tmp = Path(str(path) + ".tmp")
     tmp.write_bytes(png)
     os.replace(tmp, path)
@@ -150,8 +156,9 @@ class Augment:
                 raise ValueError(f"augmentation probability {name} must lie in [0, 1]")
 
 
-def augment(img0: np.ndarray, gt: np.ndarray, img1: np.ndarray, t: float, aug: Augment,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def augment(
+    img0: np.ndarray, gt: np.ndarray, img1: np.ndarray, t: float, aug: Augment, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Apply ``aug`` to one triplet of ``[H, W, 3]`` arrays (the same transform to all three frames)."""
     frames = [img0, gt, img1]
     if aug.crop is not None:
@@ -197,7 +204,9 @@ class TripletDataset(Dataset):
     """Base class: ``_triplet(index, rng)`` gives (img0, gt, img1, t) as ``uint8 [H, W, 3]`` RGB; this
     class augments (training) or centre-crops (``augment=None``, validation) and packs them."""
 
-    def __init__(self, augment: Augment | None, seed: int = 0, eval_crop: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, augment: Augment | None, seed: int = 0, eval_crop: tuple[int, int] | None = None
+    ) -> None:
         self.augment = augment
         self.seed = int(seed)
         self.eval_crop = eval_crop
@@ -209,7 +218,9 @@ class TripletDataset(Dataset):
     def rng(self, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch, int(index)])
 
-    def _triplet(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    def _triplet(
+        self, index: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         raise NotImplementedError
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -228,16 +239,25 @@ class VimeoTriplets(TripletDataset):
 
     LISTS: ClassVar[dict[str, str]] = {"train": "tri_trainlist.txt", "test": "tri_testlist.txt"}
 
-    def __init__(self, root: str | os.PathLike[str], split: str = "train", augment: Augment | None = None,
-                 seed: int = 0, limit: int | None = None, eval_crop: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        split: str = "train",
+        augment: Augment | None = None,
+        seed: int = 0,
+        limit: int | None = None,
+        eval_crop: tuple[int, int] | None = None,
+    ) -> None:
         super().__init__(augment, seed, eval_crop)
         self.root = Path(root)
         if split not in self.LISTS:
             raise ValueError(f"split must be train or test; got {split!r}")
         listfile = self.root / self.LISTS[split]
         if not listfile.is_file():
-            raise FileNotFoundError(f"{listfile} not found: expected the Vimeo-90K triplet layout "
-                                    f"(sequences/, tri_trainlist.txt, tri_testlist.txt) under {self.root}")
+            raise FileNotFoundError(
+                f"{listfile} not found: expected the Vimeo-90K triplet layout "
+                f"(sequences/, tri_trainlist.txt, tri_testlist.txt) under {self.root}"
+            )
         entries = [line.strip() for line in listfile.read_text().splitlines() if line.strip()]
         self.entries = entries[:limit] if limit else entries
         if not self.entries:
@@ -259,8 +279,14 @@ class VideoFrames:
     """Every frame of (a range of) a video as ``uint8 [N, H, W, 3]`` RGB, decoded once through VapourSynth
     (bestsource), with the scene cuts between consecutive frames."""
 
-    def __init__(self, path: str | os.PathLike[str], start: int = 0, stop: int | None = None,
-                 height: int | None = None, scene_cuts: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        start: int = 0,
+        stop: int | None = None,
+        height: int | None = None,
+        scene_cuts: bool = True,
+    ) -> None:
         import vapoursynth as vs
 
         core = vs.core
@@ -318,9 +344,18 @@ class VideoTriplets(TripletDataset):
     with ``any_timestep`` it is any frame strictly inside the window, t = (j - i) / span.
     """
 
-    def __init__(self, frames: VideoFrames, start: int = 0, stop: int | None = None, span: int = 2,
-                 augment: Augment | None = None, seed: int = 0, static: float = 0.25, any_timestep: bool = False,
-                 eval_crop: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        frames: VideoFrames,
+        start: int = 0,
+        stop: int | None = None,
+        span: int = 2,
+        augment: Augment | None = None,
+        seed: int = 0,
+        static: float = 0.25,
+        any_timestep: bool = False,
+        eval_crop: tuple[int, int] | None = None,
+    ) -> None:
         super().__init__(augment, seed, eval_crop)
         if span < 2:
             raise ValueError(f"span must be >= 2; got {span}")
@@ -356,9 +391,12 @@ class ResumableSampler(DistributedSampler):
     that can start part-way into an epoch: ``set_position(epoch, skip)`` skips this rank's first ``skip``
     samples."""
 
-    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0, shuffle: bool = True,
-                 seed: int = 0) -> None:
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=True)
+    def __init__(
+        self, dataset: Dataset, num_replicas: int = 1, rank: int = 0, shuffle: bool = True, seed: int = 0
+    ) -> None:
+        super().__init__(
+            dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=True
+        )
         self.skip = 0
 
     def set_position(self, epoch: int, skip: int) -> None:

@@ -67,8 +67,9 @@ def sum_across(info: DistInfo, values: list[float]) -> list[float]:
     """Element-wise sum over ranks (every rank must call it at the same point)."""
     if not info.distributed:
         return values
-    t = torch.tensor(values, dtype=torch.float64 if info.device.type == "cpu" else torch.float32,
-                     device=info.device)
+    t = torch.tensor(
+        values, dtype=torch.float64 if info.device.type == "cpu" else torch.float32, device=info.device
+    )
     dist.all_reduce(t)
     return t.tolist()
 

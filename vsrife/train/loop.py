@@ -32,7 +32,9 @@ from .schedule import Schedule
 class RunLog:
     """JSON lines in OUT/train_log.jsonl plus human-readable notes on stderr; silent on ranks other than 0."""
 
-    def __init__(self, out: Path, enabled: bool, progress: Progress | None = None, quiet: bool = False) -> None:
+    def __init__(
+        self, out: Path, enabled: bool, progress: Progress | None = None, quiet: bool = False
+    ) -> None:
         self.enabled = enabled
         self.quiet = quiet
         self.path = out / "train_log.jsonl"
@@ -80,9 +82,13 @@ def build_datasets(args: argparse.Namespace, log: RunLog) -> tuple[Dataset, Data
         train = VimeoTriplets(args.vimeo, "train", aug, args.seed, args.limit, eval_crop=crop)
         val = None
         if args.val_limit != 0:
-            val = VimeoTriplets(args.vimeo, "test", None, args.seed, args.val_limit or None, eval_crop=val_crop)
-        log.note(f"vimeo: {len(train)} training and {len(val) if val else 0} validation triplets "
-                 f"(PNG reader: {png_backend()})")
+            val = VimeoTriplets(
+                args.vimeo, "test", None, args.seed, args.val_limit or None, eval_crop=val_crop
+            )
+        log.note(
+            f"vimeo: {len(train)} training and {len(val) if val else 0} validation triplets "
+            f"(PNG reader: {png_backend()})"
+        )
         return train, val
     parts: list[Dataset] = []
     vals: list[Dataset] = []
@@ -94,11 +100,15 @@ def build_datasets(args: argparse.Namespace, log: RunLog) -> tuple[Dataset, Data
         held_out = not args.val_video and args.val_limit != 0
         cut = n - max(args.span + 1, round(n * args.val_fraction)) if held_out else n
         if cut < args.span + 1:
-            raise ValueError(f"{path}: {n} frames are too few to hold out {args.val_fraction:.0%} for validation")
+            raise ValueError(
+                f"{path}: {n} frames are too few to hold out {args.val_fraction:.0%} for validation"
+            )
         tr = VideoTriplets(frames, 0, cut, augment=aug, eval_crop=crop, **common)
         parts.append(tr)
-        msg = (f"{path}: {n} frames {frames.frames.shape[2]}x{frames.frames.shape[1]}, {len(tr)} training "
-               f"triplets (frames 0-{cut - 1}; skipped {tr.skipped['cut']} at cuts, {tr.skipped['static']} static)")
+        msg = (
+            f"{path}: {n} frames {frames.frames.shape[2]}x{frames.frames.shape[1]}, {len(tr)} training "
+            f"triplets (frames 0-{cut - 1}; skipped {tr.skipped['cut']} at cuts, {tr.skipped['static']} static)"
+        )
         if held_out:
             va = VideoTriplets(frames, cut, None, augment=None, eval_crop=val_crop, **common)
             vals.append(va)
@@ -184,10 +194,17 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
     out = Path(args.out)
     main = info.is_main
     log = RunLog(out, main, quiet=args.quiet)
-    losses = LossWeights(l1=args.w_l1, teacher=args.w_teacher, distill=args.w_distill, smooth=args.w_smooth,
-                         smooth_alpha=args.smooth_alpha, pyramid_levels=args.pyramid_levels)
-    config = TrainConfig(lr=args.lr, weight_decay=args.weight_decay, grad_clip=args.grad_clip, amp=args.amp,
-                         losses=losses)
+    losses = LossWeights(
+        l1=args.w_l1,
+        teacher=args.w_teacher,
+        distill=args.w_distill,
+        smooth=args.w_smooth,
+        smooth_alpha=args.smooth_alpha,
+        pyramid_levels=args.pyramid_levels,
+    )
+    config = TrainConfig(
+        lr=args.lr, weight_decay=args.weight_decay, grad_clip=args.grad_clip, amp=args.amp, losses=losses
+    )
     weights = None if args.scratch else args.weights
     if weights is None and not args.scratch:
         from ..registry import get_spec
@@ -197,8 +214,10 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
         weights = str(found) if found else None
     trainer = Trainer(args.model, weights, config, device=info.device, ddp=info.distributed)
     if weights:
-        log.note(f"model {trainer.version}: weights {weights}; teacher "
-                 f"{'loaded from the file' if trainer.teacher_loaded else 'trained from scratch' if trainer.net.has_teacher else 'off'}")
+        log.note(
+            f"model {trainer.version}: weights {weights}; teacher "
+            f"{'loaded from the file' if trainer.teacher_loaded else 'trained from scratch' if trainer.net.has_teacher else 'off'}"
+        )
     else:
         log.note(f"model {trainer.version}: training from scratch (random weights)")
 
@@ -207,12 +226,21 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
     sampler = ResumableSampler(train_ds, info.world_size, info.rank, shuffle=True, seed=args.seed)
     steps_per_epoch = len(sampler) // batch
     if steps_per_epoch < 1:
-        raise ValueError(f"{len(train_ds)} training triplets are fewer than batch size {batch} x {info.world_size} "
-                         f"processes")
+        raise ValueError(
+            f"{len(train_ds)} training triplets are fewer than batch size {batch} x {info.world_size} "
+            f"processes"
+        )
     total = args.steps or args.epochs * steps_per_epoch
-    schedule = Schedule(peak_lr=args.lr, total_steps=total, warmup_steps=min(args.warmup, total), min_lr=args.min_lr)
-    data_cfg = {"batch_size": batch, "world_size": info.world_size, "seed": args.seed,
-                "steps_per_epoch": steps_per_epoch, "train_triplets": len(train_ds)}
+    schedule = Schedule(
+        peak_lr=args.lr, total_steps=total, warmup_steps=min(args.warmup, total), min_lr=args.min_lr
+    )
+    data_cfg = {
+        "batch_size": batch,
+        "world_size": info.world_size,
+        "seed": args.seed,
+        "steps_per_epoch": steps_per_epoch,
+        "train_triplets": len(train_ds),
+    }
     step = 0
     resume_path = out / "resume.pt" if args.resume == "auto" else Path(args.resume) if args.resume else None
     if resume_path is not None and resume_path.is_file():
@@ -224,7 +252,9 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
         total = schedule.total_steps
         changed = {k: (obj["data"].get(k), v) for k, v in data_cfg.items() if obj["data"].get(k) != v}
         if changed:
-            log.note(f"resume: data settings changed {changed}: the sample order will differ from the first run")
+            log.note(
+                f"resume: data settings changed {changed}: the sample order will differ from the first run"
+            )
         log.note(f"resume: {resume_path} at step {step}/{total}")
     elif args.resume not in (None, "auto"):
         raise FileNotFoundError(f"resume file {resume_path} does not exist")
@@ -235,10 +265,22 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
     samples_per_step = batch * info.world_size
     progress = Progress(total, step, enabled=main and not args.quiet, every=args.log_every)
     log.progress = progress
-    log.event("start", model=trainer.version, weights=weights, step=step, total_steps=total, stop_at=stop_at,
-              world_size=info.world_size, backend=info.backend, device=str(info.device), threads=threads,
-              schedule=schedule.__dict__, config=config.to_dict(), data=data_cfg,
-              teacher=("loaded" if trainer.teacher_loaded else "scratch") if trainer.net.has_teacher else "off")
+    log.event(
+        "start",
+        model=trainer.version,
+        weights=weights,
+        step=step,
+        total_steps=total,
+        stop_at=stop_at,
+        world_size=info.world_size,
+        backend=info.backend,
+        device=str(info.device),
+        threads=threads,
+        schedule=schedule.__dict__,
+        config=config.to_dict(),
+        data=data_cfg,
+        teacher=("loaded" if trainer.teacher_loaded else "scratch") if trainer.net.has_teacher else "off",
+    )
 
     def do_validate(at: int) -> None:
         if val_ds is None or len(val_ds) == 0:
@@ -267,8 +309,15 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
         epoch, offset = divmod(step, steps_per_epoch)
         sampler.set_position(epoch, offset * batch)
         _set_epoch(train_ds, epoch)
-        loader = DataLoader(train_ds, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=True,
-                            pin_memory=info.device.type == "cuda", persistent_workers=False)
+        loader = DataLoader(
+            train_ds,
+            batch_size=batch,
+            sampler=sampler,
+            num_workers=workers,
+            drop_last=True,
+            pin_memory=info.device.type == "cuda",
+            persistent_workers=False,
+        )
         for frames, t in loader:
             imgs, gt = _split(frames, info.device)
             lr = schedule(step)
@@ -280,8 +329,16 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
                 window.clear()
                 progress.update(step, avg[0], lr, samples_per_step, f"epoch {epoch + 1}")
                 rate = progress.rate()
-                log.event("step", step=step, epoch=epoch, lr=lr, **dict(zip(keys, avg)), steps_per_s=rate,
-                          samples_per_s=rate * samples_per_step, skipped_steps=trainer.skipped_steps)
+                log.event(
+                    "step",
+                    step=step,
+                    epoch=epoch,
+                    lr=lr,
+                    **dict(zip(keys, avg)),
+                    steps_per_s=rate,
+                    samples_per_s=rate * samples_per_step,
+                    skipped_steps=trainer.skipped_steps,
+                )
             if args.save_every and step % args.save_every == 0:
                 save(step)
             if step >= stop_at:
@@ -294,8 +351,17 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
     hashes = D.gather_strings(info, state_hash(trainer))
     if len(set(hashes)) != 1 and main:
         print(f"vsrife train: WARNING: the replicas differ after training: {hashes}", file=sys.stderr)
-    log.event("end", step=step, total_steps=total, finished=step >= total, rank_hashes=hashes,
-              skipped_steps=trainer.skipped_steps, weights=str(out / "flownet.pkl"))
-    log.note(f"{'finished' if step >= total else 'stopped'} at step {step}/{total}; weights {out / 'flownet.pkl'}, "
-             f"resume file {out / 'resume.pt'}")
+    log.event(
+        "end",
+        step=step,
+        total_steps=total,
+        finished=step >= total,
+        rank_hashes=hashes,
+        skipped_steps=trainer.skipped_steps,
+        weights=str(out / "flownet.pkl"),
+    )
+    log.note(
+        f"{'finished' if step >= total else 'stopped'} at step {step}/{total}; weights {out / 'flownet.pkl'}, "
+        f"resume file {out / 'resume.pt'}"
+    )
     return 0

@@ -14,7 +14,9 @@ import torch.nn.functional as F
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
 
 
-def gauss_kernel(channels: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def gauss_kernel(
+    channels: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Depthwise 5x5 binomial kernel ``[channels, 1, 5, 5]`` whose taps sum to 1."""
     k1 = torch.tensor(_BINOMIAL, device=device, dtype=dtype)
     k2 = torch.outer(k1, k1)

@@ -88,8 +88,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "lr": self.lr, "weight_decay": self.weight_decay, "betas": list(self.betas),
-            "grad_clip": self.grad_clip, "amp": self.amp, "losses": dict(self.losses.__dict__),
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "betas": list(self.betas),
+            "grad_clip": self.grad_clip,
+            "amp": self.amp,
+            "losses": dict(self.losses.__dict__),
         }
 
     @classmethod
@@ -146,7 +150,9 @@ class TrainNet(IFNet):
         return out
 
 
-def _timestep_plane(timestep: float | torch.Tensor | None, b: int, h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+def _timestep_plane(
+    timestep: float | torch.Tensor | None, b: int, h: int, w: int, like: torch.Tensor
+) -> torch.Tensor:
     t = torch.as_tensor(0.5 if timestep is None else timestep, dtype=like.dtype, device=like.device)
     return t.reshape(-1, 1, 1, 1).expand(b, 1, h, w)
 
@@ -171,8 +177,11 @@ class Trainer:
     ) -> None:
         self.spec: ModelSpec = get_spec(model, "vsrife.train")
         self.config = config or TrainConfig()
-        self.device = torch.device(device) if device is not None else torch.device(
-            "cuda" if torch.cuda.is_available() else "cpu")
+        self.device = (
+            torch.device(device)
+            if device is not None
+            else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        )
         if self.config.amp == "fp16" and self.device.type != "cuda":
             raise ValueError("amp=fp16 needs a CUDA device (use bf16 or none on the CPU)")
         self.net = TrainNet(self.spec.config, teacher=self.config.losses.uses_teacher)
@@ -190,8 +199,12 @@ class Trainer:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.module = DDP(self.net, device_ids=ids, output_device=ids[0] if ids else None)
-        self.optimG = torch.optim.AdamW([q for q in self.net.parameters() if q.requires_grad], lr=self.config.lr,
-                                        weight_decay=self.config.weight_decay, betas=self.config.betas)
+        self.optimG = torch.optim.AdamW(
+            [q for q in self.net.parameters() if q.requires_grad],
+            lr=self.config.lr,
+            weight_decay=self.config.weight_decay,
+            betas=self.config.betas,
+        )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.config.amp == "fp16")
         self.skipped_steps = 0
 
@@ -209,18 +222,22 @@ class Trainer:
         the student strictly, the teacher strictly when the file has one."""
         state = read_state_dict(path)
         student = check_layout(state, self.spec, str(path))
-        tea = {k[len(TEACHER_PREFIX):]: v for k, v in state.items() if k.startswith(TEACHER_PREFIX)}
+        tea = {k[len(TEACHER_PREFIX) :]: v for k, v in state.items() if k.startswith(TEACHER_PREFIX)}
         incompatible = self.net.load_state_dict(student, strict=False)
         missing = [k for k in incompatible.missing_keys if not k.startswith(TEACHER_PREFIX)]
         if missing or incompatible.unexpected_keys:  # check_layout makes this impossible; keep it loud
-            raise WeightsError(f"{path}: missing {missing[:3]}, unexpected {incompatible.unexpected_keys[:3]}")
+            raise WeightsError(
+                f"{path}: missing {missing[:3]}, unexpected {incompatible.unexpected_keys[:3]}"
+            )
         self.teacher_loaded = False
         if tea and self.net.has_teacher:
             try:
                 self.net.block_tea.load_state_dict(tea, strict=True)
             except RuntimeError as e:
-                raise WeightsError(f"{path}: its block_tea does not fit the {self.spec.version} teacher: "
-                                   f"{str(e).splitlines()[0]}") from None
+                raise WeightsError(
+                    f"{path}: its block_tea does not fit the {self.spec.version} teacher: "
+                    f"{str(e).splitlines()[0]}"
+                ) from None
             self.teacher_loaded = True
         self.weights_path = str(path)
         return self
@@ -240,15 +257,22 @@ class Trainer:
             "loss_l1": L.laplacian_l1(lv.output, gt, w.pyramid_levels),
             "loss_tea": zero,
             "loss_distill": zero,
-            "loss_smooth": L.edge_aware_smoothness(lv.flows[-1], gt, w.smooth_alpha) if w.smooth > 0 else zero,
+            "loss_smooth": L.edge_aware_smoothness(lv.flows[-1], gt, w.smooth_alpha)
+            if w.smooth > 0
+            else zero,
         }
         if out.merged_tea is not None and out.flow_tea is not None:
             terms["loss_tea"] = L.laplacian_l1(out.merged_tea, gt, w.pyramid_levels)
             if w.distill > 0:
-                terms["loss_distill"] = L.distillation(lv.flows, lv.merged, out.flow_tea, out.merged_tea, gt,
-                                                       w.distill_margin)
-        terms["loss_total"] = (w.l1 * terms["loss_l1"] + w.teacher * terms["loss_tea"]
-                               + w.distill * terms["loss_distill"] + w.smooth * terms["loss_smooth"])
+                terms["loss_distill"] = L.distillation(
+                    lv.flows, lv.merged, out.flow_tea, out.merged_tea, gt, w.distill_margin
+                )
+        terms["loss_total"] = (
+            w.l1 * terms["loss_l1"]
+            + w.teacher * terms["loss_tea"]
+            + w.distill * terms["loss_distill"]
+            + w.smooth * terms["loss_smooth"]
+        )
         return terms
 
     def update(
@@ -273,7 +297,9 @@ class Trainer:
         img0, img1 = imgs[:, :3], imgs[:, 3:6]
         b, _, h, w = img0.shape
         if h % self.modulo or w % self.modulo:
-            raise ValueError(f"training crops must be multiples of {self.modulo} (model {self.version}); got {h}x{w}")
+            raise ValueError(
+                f"training crops must be multiples of {self.modulo} (model {self.version}); got {h}x{w}"
+            )
         t = _timestep_plane(timestep, b, h, w, img0)
         self.module.train(training)
         with torch.set_grad_enabled(training):
@@ -298,17 +324,24 @@ class Trainer:
                     self.optimG.zero_grad(set_to_none=True)
         lv = out.levels
         info.update({k: v.detach() for k, v in terms.items()})
-        info.update({
-            "merged_tea": None if out.merged_tea is None else out.merged_tea.detach(),
-            "mask": torch.sigmoid(lv.masks[-1]).detach(),
-            "flow": lv.flows[-1].detach(),
-            "flow_tea": None if out.flow_tea is None else out.flow_tea.detach(),
-        })
+        info.update(
+            {
+                "merged_tea": None if out.merged_tea is None else out.merged_tea.detach(),
+                "mask": torch.sigmoid(lv.masks[-1]).detach(),
+                "flow": lv.flows[-1].detach(),
+                "flow_tea": None if out.flow_tea is None else out.flow_tea.detach(),
+            }
+        )
         return lv.output.detach(), info
 
     @torch.no_grad()
-    def predict(self, img0: torch.Tensor, img1: torch.Tensor, timestep: float | torch.Tensor | None = None,
-                gt: torch.Tensor | None = None) -> TrainOutput:
+    def predict(
+        self,
+        img0: torch.Tensor,
+        img1: torch.Tensor,
+        timestep: float | torch.Tensor | None = None,
+        gt: torch.Tensor | None = None,
+    ) -> TrainOutput:
         """Evaluation forward pass (no losses), with the teacher when ``gt`` is given."""
         self.net.eval()
         b, _, h, w = img0.shape

@@ -15,8 +15,15 @@ def _duration(seconds: float) -> str:
 
 
 class Progress:
-    def __init__(self, total: int, initial: int = 0, enabled: bool = True, stream: TextIO | None = None,
-                 every: int = 10, width: int = 24) -> None:
+    def __init__(
+        self,
+        total: int,
+        initial: int = 0,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+        every: int = 10,
+        width: int = 24,
+    ) -> None:
         self.total = max(1, total)
         self.step = initial
         self.start_step = initial
@@ -48,8 +55,10 @@ class Progress:
         done = int(self.width * step / self.total)
         bar = "#" * done + "." * (self.width - done)
         eta = (self.total - step) / rate if rate > 0 else 0.0
-        line = (f"step {step}/{self.total} [{bar}] loss {loss:.4f} lr {lr:.2e} "
-                f"{rate:.2f} it/s {rate * samples_per_step:.1f} samples/s eta {_duration(eta)}")
+        line = (
+            f"step {step}/{self.total} [{bar}] loss {loss:.4f} lr {lr:.2e} "
+            f"{rate:.2f} it/s {rate * samples_per_step:.1f} samples/s eta {_duration(eta)}"
+        )
         if extra:
             line += f" {extra}"
         self._write(line)

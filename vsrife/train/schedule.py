@@ -27,7 +27,9 @@ class Schedule:
         if not 0 <= self.min_lr <= self.peak_lr:
             raise ValueError(f"min_lr must lie in [0, peak_lr]; got {self.min_lr!r}")
         if self.total_steps < 1 or self.warmup_steps < 0:
-            raise ValueError(f"need total_steps >= 1 and warmup_steps >= 0; got {self.total_steps}, {self.warmup_steps}")
+            raise ValueError(
+                f"need total_steps >= 1 and warmup_steps >= 0; got {self.total_steps}, {self.warmup_steps}"
+            )
 
     def __call__(self, step: int) -> float:
         return learning_rate(step, self)

@@ -203,7 +203,7 @@ def test_encoder_features_computed_once_per_source_frame(carphone, tmp_path):
     import torch
 
     from vsrife import RIFE_HDv3
-    from vsrife.filter import _MODELS
+    from vsrife.loading import _MODELS
 
     from .conftest import random_official_state
 
@@ -212,7 +212,7 @@ def test_encoder_features_computed_once_per_source_frame(carphone, tmp_path):
     torch.save({"module." + k: v for k, v in random_official_state(net.flownet).items()}, path)
     clip = carphone[40:46]
     out = RIFE(clip, model="4.15.lite", weights=str(path), factor_num=4, sc=False, precision="fp32")
-    model = next(m for k, m in _MODELS.items() if k[0] == "4.15.lite" and k[3] == str(path.resolve()))
+    model = next(m for k, m in _MODELS.items() if k[0] == "4.15.lite" and k[2] == str(path.resolve()))
     calls = []
     handle = model.flownet.encode.register_forward_hook(lambda mod, inp, outp: calls.append(inp[0].shape))
     try:

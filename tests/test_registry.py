@@ -5,10 +5,48 @@ from __future__ import annotations
 import pytest
 import torch
 
+from vsrife.errors import VsrifeError
 from vsrife.ifnet import IFNet
 from vsrife.registry import MODELS, VERSIONS, get_spec
 
-EXPECTED = ["4.0", "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9", "4.10", "4.11", "4.12", "4.12.lite", "4.13", "4.13.lite", "4.14", "4.14.lite", "4.15", "4.15.lite", "4.16.lite", "4.17", "4.17.lite", "4.18", "4.19", "4.20", "4.21", "4.22", "4.22.lite", "4.23", "4.24", "4.25", "4.25.lite", "4.25.heavy", "4.26", "4.26.heavy"]
+EXPECTED = [
+    "4.0",
+    "4.1",
+    "4.2",
+    "4.3",
+    "4.4",
+    "4.5",
+    "4.6",
+    "4.7",
+    "4.8",
+    "4.9",
+    "4.10",
+    "4.11",
+    "4.12",
+    "4.12.lite",
+    "4.13",
+    "4.13.lite",
+    "4.14",
+    "4.14.lite",
+    "4.15",
+    "4.15.lite",
+    "4.16.lite",
+    "4.17",
+    "4.17.lite",
+    "4.18",
+    "4.19",
+    "4.20",
+    "4.21",
+    "4.22",
+    "4.22.lite",
+    "4.23",
+    "4.24",
+    "4.25",
+    "4.25.lite",
+    "4.25.heavy",
+    "4.26",
+    "4.26.heavy",
+]
 
 
 def test_all_releases_listed_once():
@@ -50,9 +88,7 @@ def test_ensemble_support_is_a_config_fact():
 
 
 def test_unknown_version_error_lists_choices():
-    with pytest.raises(
-        ValueError, match=r"RIFE: model must be one of 4\.0, 4\.1, .*4\.26\.heavy; got '3\.9'"
-    ):
+    with pytest.raises(VsrifeError, match=r"^model must be one of 4\.0, 4\.1, .*4\.26\.heavy; got '3\.9'$"):
         get_spec("3.9")
     assert get_spec("v4.25").version == "4.25"
 

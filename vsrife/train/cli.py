@@ -159,7 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from ..cli import setup_logging
     from .loop import run
+
+    setup_logging()
 
     try:
         return run(args)

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
+from ..errors import VsrifeError
+
 # --- PNG -------------------------------------------------------------------------------------------------
 
 try:  # opencv is optional: much faster, and it reads every PNG flavour
@@ -115,7 +117,7 @@ def write_png(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
     """Write ``uint8 [H, W, 3]`` RGB as a PNG (no filtering; for test data and exported triplets)."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"write_png needs [H, W, 3] uint8; got {rgb.shape}")
+        raise VsrifeError(f"write_png needs [H, W, 3] uint8; got {rgb.shape}")
     h, w, _ = rgb.shape
 
     def chunk(kind: bytes, body: bytes) -> bytes:
@@ -150,10 +152,10 @@ class Augment:
 
     def __post_init__(self) -> None:
         if self.crop is not None and (len(self.crop) != 2 or min(self.crop) < 1):
-            raise ValueError(f"crop must be (height, width) in pixels; got {self.crop!r}")
+            raise VsrifeError(f"crop must be (height, width) in pixels; got {self.crop!r}")
         for name in ("hflip", "vflip", "reverse", "channels", "rotate"):
             if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"augmentation probability {name} must lie in [0, 1]")
+                raise VsrifeError(f"augmentation probability {name} must lie in [0, 1]")
 
 
 def augment(
@@ -165,7 +167,7 @@ def augment(
         ch, cw = aug.crop
         h, w = img0.shape[:2]
         if ch > h or cw > w:
-            raise ValueError(f"crop {ch}x{cw} is larger than the {h}x{w} frames")
+            raise VsrifeError(f"crop {ch}x{cw} is larger than the {h}x{w} frames")
         y = int(rng.integers(0, h - ch + 1))
         x = int(rng.integers(0, w - cw + 1))
         frames = [f[y : y + ch, x : x + cw] for f in frames]
@@ -251,7 +253,7 @@ class VimeoTriplets(TripletDataset):
         super().__init__(augment, seed, eval_crop)
         self.root = Path(root)
         if split not in self.LISTS:
-            raise ValueError(f"split must be train or test; got {split!r}")
+            raise VsrifeError(f"split must be train or test; got {split!r}")
         listfile = self.root / self.LISTS[split]
         if not listfile.is_file():
             raise FileNotFoundError(
@@ -261,7 +263,7 @@ class VimeoTriplets(TripletDataset):
         entries = [line.strip() for line in listfile.read_text().splitlines() if line.strip()]
         self.entries = entries[:limit] if limit else entries
         if not self.entries:
-            raise ValueError(f"{listfile} lists no triplets")
+            raise VsrifeError(f"{listfile} lists no triplets")
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -296,7 +298,7 @@ class VideoFrames:
         clip = core.bs.VideoSource(self.path)
         clip = clip[start:stop]
         if clip.num_frames < 3:
-            raise ValueError(f"{self.path}: need at least 3 frames; got {clip.num_frames}")
+            raise VsrifeError(f"{self.path}: need at least 3 frames; got {clip.num_frames}")
         props = clip.get_frame(0).props
         kwargs: dict[str, object] = {"format": vs.RGB24}
         if clip.format.color_family == vs.YUV and int(props.get("_Matrix", 2)) in (2, 3):
@@ -358,7 +360,7 @@ class VideoTriplets(TripletDataset):
     ) -> None:
         super().__init__(augment, seed, eval_crop)
         if span < 2:
-            raise ValueError(f"span must be >= 2; got {span}")
+            raise VsrifeError(f"span must be >= 2; got {span}")
         self.video = frames
         self.span = span
         self.any_timestep = any_timestep

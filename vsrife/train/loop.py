@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from ..errors import VsrifeError, WeightsError
+from ..loading import locate_weights
+from ..registry import get_spec
 from . import distributed as D
 from .checkpoint import read_resume, restore, save_resume, save_weights, state_hash
 from .data import Augment, ResumableSampler, VideoFrames, VideoTriplets, VimeoTriplets, png_backend
@@ -27,6 +30,8 @@ from .losses import psnr
 from .model import LossWeights, TrainConfig, Trainer
 from .progress import Progress
 from .schedule import Schedule
+
+log = logging.getLogger("vsrife")
 
 
 class RunLog:
@@ -55,7 +60,7 @@ class RunLog:
         if self.progress is not None:
             self.progress.message(text)
         else:
-            print(text, file=sys.stderr, flush=True)
+            log.info("%s", text)
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
@@ -100,7 +105,7 @@ def build_datasets(args: argparse.Namespace, log: RunLog) -> tuple[Dataset, Data
         held_out = not args.val_video and args.val_limit != 0
         cut = n - max(args.span + 1, round(n * args.val_fraction)) if held_out else n
         if cut < args.span + 1:
-            raise ValueError(
+            raise VsrifeError(
                 f"{path}: {n} frames are too few to hold out {args.val_fraction:.0%} for validation"
             )
         tr = VideoTriplets(frames, 0, cut, augment=aug, eval_crop=crop, **common)
@@ -205,13 +210,13 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
     config = TrainConfig(
         lr=args.lr, weight_decay=args.weight_decay, grad_clip=args.grad_clip, amp=args.amp, losses=losses
     )
-    weights = None if args.scratch else args.weights
-    if weights is None and not args.scratch:
-        from ..registry import get_spec
-        from ..weights import find_weights
-
-        found = find_weights(get_spec(args.model, "vsrife train"))
-        weights = str(found) if found else None
+    weights = None
+    if not args.scratch:
+        try:
+            weights = str(locate_weights(get_spec(args.model), args.weights))
+        except WeightsError:
+            if args.weights is not None:
+                raise
     trainer = Trainer(args.model, weights, config, device=info.device, ddp=info.distributed)
     if weights:
         log.note(
@@ -226,7 +231,7 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
     sampler = ResumableSampler(train_ds, info.world_size, info.rank, shuffle=True, seed=args.seed)
     steps_per_epoch = len(sampler) // batch
     if steps_per_epoch < 1:
-        raise ValueError(
+        raise VsrifeError(
             f"{len(train_ds)} training triplets are fewer than batch size {batch} x {info.world_size} "
             f"processes"
         )
@@ -350,7 +355,7 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
     progress.close()
     hashes = D.gather_strings(info, state_hash(trainer))
     if len(set(hashes)) != 1 and main:
-        print(f"vsrife train: WARNING: the replicas differ after training: {hashes}", file=sys.stderr)
+        log.warning("the replicas differ after training: %s", hashes)
     log.event(
         "end",
         step=step,

@@ -229,8 +229,28 @@ def _resume_args(carphone_path, v40_weights, out: Path) -> list[str]:
 
 
 def test_resume_continues_exactly(tmp_path, carphone_path, v40_weights):
+    """The straight run is driven from Python (a RunConfig), the split one from the command line: both are the
+    same run, and a resumed run continues exactly."""
+    from vsrife.train.config import DataConfig, RunConfig
+    from vsrife.train.loop import run
+
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert train_main(_resume_args(carphone_path, v40_weights, straight)) == 0
+    config = RunConfig(
+        out=straight,
+        data=DataConfig(videos=(str(carphone_path),), frames=(0, 16), val_fraction=0.2, crop=(64, 64)),
+        model="4.0",
+        weights=str(v40_weights),
+        train=TrainConfig(lr=1e-4),
+        steps=8,
+        batch_size=2,
+        warmup=2,
+        min_lr=1e-6,
+        log_every=1,
+        threads=1,
+        quiet=True,
+        val_at_start=False,
+    )
+    assert run(config) == 0
     assert train_main(_resume_args(carphone_path, v40_weights, split) + ["--stop-at", "3"]) == 0
     mid = read_resume(split / "resume.pt")
     assert mid["step"] == 3

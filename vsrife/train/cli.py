@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--w-distill", type=float, default=0.01, help="weight of the flow distillation")
     t.add_argument("--w-smooth", type=float, default=0.01, help="weight of the edge-aware flow smoothness")
     t.add_argument("--smooth-alpha", type=float, default=10.0, help="edge sensitivity of the smoothness term")
+    t.add_argument(
+        "--w-census",
+        type=float,
+        default=0.0,
+        help="weight of the census (feature-consistency) term (default 0: off)",
+    )
     t.add_argument("--pyramid-levels", type=int, default=5, help="Laplacian pyramid levels (default 5)")
     t.add_argument(
         "--amp",

@@ -200,6 +200,7 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
         distill=args.w_distill,
         smooth=args.w_smooth,
         smooth_alpha=args.smooth_alpha,
+        census=args.w_census,
         pyramid_levels=args.pyramid_levels,
     )
     config = TrainConfig(
@@ -303,7 +304,7 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
     if step == 0 and not args.no_val_at_start:
         do_validate(0)
     workers = args.workers if args.workers is not None else (4 if info.device.type == "cuda" else 0)
-    keys = ("loss_total", "loss_l1", "loss_tea", "loss_distill", "loss_smooth", "grad_norm")
+    keys = ("loss_total", "loss_l1", "loss_tea", "loss_distill", "loss_smooth", "loss_census", "grad_norm")
     window: list[torch.Tensor] = []  # kept on the device: no host sync between log steps
     while step < stop_at:
         epoch, offset = divmod(step, steps_per_epoch)

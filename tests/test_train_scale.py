@@ -212,3 +212,67 @@ def test_two_nodes_agree_and_a_dead_node_resumes_from_the_last_checkpoint(
     assert len(end["rank_hashes"]) == 2 and end["rank_hashes"][0] == end["rank_hashes"][1]
     tr = Trainer("4.0", weights=out / "flownet.pkl", device="cpu")
     assert state_hash(tr) == end["rank_hashes"][0]
+
+
+# --- streamed video data -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spliced(tmp_path_factory, carphone_path, bbb_path) -> Path:
+    """A real video with two hard cuts: carphone, then Big Buck Bunny (scaled), then carphone again."""
+    path = tmp_path_factory.mktemp("video") / "spliced.mkv"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(carphone_path), "-i", str(bbb_path), "-filter_complex",
+         "[0:v]split[x][y];[x]trim=end_frame=12,setpts=N/(30000/1001)/TB,setsar=1[a];"
+         "[1:v]trim=start_frame=40:end_frame=52,scale=176:144,setsar=1,setpts=N/(30000/1001)/TB[b];"
+         "[y]trim=start_frame=30:end_frame=42,setpts=N/(30000/1001)/TB,setsar=1[c];"
+         "[a][b][c]concat=n=3:v=1[v]", "-map", "[v]", "-c:v", "libx264", "-crf", "16", "-r", "30000/1001",
+         str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def test_streamed_frames_make_the_same_decisions_as_in_ram(spliced):
+    from vsrife.train.data import StreamedFrames, VideoFrames, VideoTriplets
+
+    ram, streamed = VideoFrames(spliced), StreamedFrames(spliced)
+    assert len(ram) == len(streamed) == 36 and ram.size == streamed.size == (144, 176)
+    assert np.array_equal(ram.cuts, streamed.cuts) and int(ram.cuts.sum()) == 2
+    assert np.flatnonzero(ram.cuts).tolist() == [11, 23]
+    for n in range(len(ram) - 1):
+        assert streamed.motion(n, n + 1) == pytest.approx(ram.motion(n, n + 1), abs=1e-4)
+    for n in (0, 17, 35):
+        assert np.array_equal(streamed.frame(n), ram.frame(n))
+    a, b = VideoTriplets(ram), VideoTriplets(streamed)
+    assert a.windows == b.windows and a.skipped == b.skipped and a.skipped["cut"] == 4
+    for k in (0, len(a) // 2, len(a) - 1):
+        xa, ta = a[k]
+        xb, tb = b[k]
+        assert torch.equal(xa, xb) and torch.equal(ta, tb)
+
+
+@pytest.mark.slow
+def test_streamed_dataset_in_dataloader_workers_and_folders(tmp_path, spliced, carphone_path):
+    """Worker processes open their own sources; a folder of videos is one dataset."""
+    import shutil
+
+    from torch.utils.data import ConcatDataset, DataLoader
+
+    from vsrife.train.data import StreamedFrames, VideoTriplets, expand_videos
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(spliced, folder / "a.mkv")
+    shutil.copy(carphone_path, folder / "b.mp4")
+    (folder / "notes.txt").write_text("not a video")
+    paths = expand_videos([folder])
+    assert [Path(p).name for p in paths] == ["a.mkv", "b.mp4"]
+    ds = ConcatDataset([VideoTriplets(StreamedFrames(p, 0, 20)) for p in paths])
+    loader = DataLoader(ds, batch_size=4, num_workers=2, shuffle=False, multiprocessing_context="spawn")
+    batches = list(loader)
+    assert sum(len(x) for x, _ in batches) == len(ds) > 20
+    first, _ = ds[0]
+    assert torch.equal(batches[0][0][0], first)
+    with pytest.raises(FileNotFoundError, match="has no video files"):
+        expand_videos([tmp_path / "videos" / ".." / "videos" / "a.mkv", tmp_path])

@@ -53,7 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         "tri_testlist.txt): trains on the train list, validates on the test list",
     )
     src.add_argument(
-        "--video", nargs="+", metavar="FILE", help="video file(s) to cut triplets from (VapourSynth)"
+        "--video",
+        nargs="+",
+        metavar="FILE",
+        help="video files or folders of them to cut triplets from (VapourSynth); frames are decoded on demand",
+    )
+    d.add_argument(
+        "--in-ram",
+        action="store_true",
+        help="decode the videos into RAM once instead of streaming them (short clips only)",
     )
     d.add_argument("--frames", metavar="START:STOP", help="frame range of each video (default: all)")
     d.add_argument("--height", type=int, help="decode videos at this height (keeps the aspect ratio)")

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -275,9 +275,56 @@ class VimeoTriplets(TripletDataset):
 # --- video -----------------------------------------------------------------------------------------------
 
 
+def _rgb_clip(path: str, start: int, stop: int | None, height: int | None) -> Any:
+    """Frames [start, stop) of a video as an RGB24 VapourSynth clip (bestsource), optionally at ``height``."""
+    import vapoursynth as vs
+
+    core = vs.core
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"video {path} does not exist")
+    clip = core.bs.VideoSource(path)[start:stop]
+    if clip.num_frames < 3:
+        raise ValueError(f"{path}: need at least 3 frames; got {clip.num_frames}")
+    props = clip.get_frame(0).props
+    kwargs: dict[str, object] = {"format": vs.RGB24}
+    if clip.format.color_family == vs.YUV and int(props.get("_Matrix", 2)) in (2, 3):
+        kwargs["matrix_in_s"] = "709" if clip.height >= 600 else "170m"
+    if height and height != clip.height:
+        width = max(2, round(clip.width * height / clip.height / 2) * 2)
+        kwargs.update(width=width, height=int(height))
+    return core.resize.Bicubic(clip, **kwargs)
+
+
+def _to_array(frame: Any) -> np.ndarray:
+    return np.stack([np.asarray(frame[p]) for p in range(3)], axis=2)
+
+
+def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def _thumb(frame: np.ndarray) -> torch.Tensor:
+    from ..scenecut import thumbnail
+
+    return thumbnail(torch.from_numpy(frame).permute(2, 0, 1).float().div(255))[0]
+
+
+def _cut_flags(thumbs: Sequence[torch.Tensor]) -> np.ndarray:
+    """cuts[n]: a hard cut between frames n and n+1, from the window of thumbnails n-1 .. n+2."""
+    from ..scenecut import SceneCutDetector
+
+    det = SceneCutDetector()
+    last = len(thumbs) - 1
+    cuts = np.zeros(last, bool)
+    for n in range(last):
+        cuts[n] = det.is_cut([thumbs[min(max(i, 0), last)] for i in (n - 1, n, n + 1, n + 2)])
+    return cuts
+
+
 class VideoFrames:
-    """Every frame of (a range of) a video as ``uint8 [N, H, W, 3]`` RGB, decoded once through VapourSynth
-    (bestsource), with the scene cuts between consecutive frames."""
+    """Every frame of (a range of) a video as ``uint8 [N, H, W, 3]`` RGB, decoded once into RAM through
+    VapourSynth (bestsource), with the scene cuts between consecutive frames. For short clips; long or large
+    footage streams with :class:`StreamedFrames`, which makes the same decisions."""
 
     def __init__(
         self,
@@ -287,52 +334,126 @@ class VideoFrames:
         height: int | None = None,
         scene_cuts: bool = True,
     ) -> None:
-        import vapoursynth as vs
-
-        core = vs.core
         self.path = str(path)
-        if not Path(self.path).is_file():
-            raise FileNotFoundError(f"video {self.path} does not exist")
-        clip = core.bs.VideoSource(self.path)
-        clip = clip[start:stop]
-        if clip.num_frames < 3:
-            raise ValueError(f"{self.path}: need at least 3 frames; got {clip.num_frames}")
-        props = clip.get_frame(0).props
-        kwargs: dict[str, object] = {"format": vs.RGB24}
-        if clip.format.color_family == vs.YUV and int(props.get("_Matrix", 2)) in (2, 3):
-            kwargs["matrix_in_s"] = "709" if clip.height >= 600 else "170m"
-        if height and height != clip.height:
-            width = max(2, round(clip.width * height / clip.height / 2) * 2)
-            kwargs.update(width=width, height=int(height))
-        rgb = core.resize.Bicubic(clip, **kwargs)
+        rgb = _rgb_clip(self.path, start, stop, height)
         self.frames = np.empty((rgb.num_frames, rgb.height, rgb.width, 3), np.uint8)
         for n, f in enumerate(rgb.frames(close=True)):
-            for p in range(3):
-                self.frames[n, :, :, p] = np.asarray(f[p])
-        self.fps = float(clip.fps) if clip.fps_den else 0.0
-        self.cuts = self._detect_cuts() if scene_cuts else np.zeros(len(self.frames) - 1, bool)
+            self.frames[n] = _to_array(f)
+        self.fps = float(rgb.fps) if rgb.fps_den else 0.0
+        if scene_cuts:
+            self.cuts = _cut_flags([_thumb(f) for f in self.frames])
+        else:
+            self.cuts = np.zeros(len(self.frames) - 1, bool)
 
     def __len__(self) -> int:
         return len(self.frames)
 
-    def _detect_cuts(self) -> np.ndarray:
-        """cuts[n]: a hard cut between frames n and n+1 (vsrife.scenecut; none found when it is absent)."""
-        cuts = np.zeros(len(self.frames) - 1, bool)
-        try:
-            from ..scenecut import SceneCutDetector, thumbnail
-        except ImportError:  # pragma: no cover - scenecut ships with vsrife
-            return cuts
-        det = SceneCutDetector()
-        thumbs = [thumbnail(torch.from_numpy(f).permute(2, 0, 1).float().div(255))[0] for f in self.frames]
-        last = len(thumbs) - 1
-        for n in range(last):
-            window = [thumbs[min(max(i, 0), last)] for i in (n - 1, n, n + 1, n + 2)]
-            cuts[n] = det.is_cut(window)
-        return cuts
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)"""
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+    def frame(self, n: int) -> np.ndarray:
+        return self.frames[n]
 
     def motion(self, a: int, b: int) -> float:
         """Mean absolute difference (8-bit units) between frames a and b."""
-        return float(np.abs(self.frames[a].astype(np.int16) - self.frames[b].astype(np.int16)).mean())
+        return _mean_abs_diff(self.frames[a], self.frames[b])
+
+
+class StreamedFrames:
+    """The frames of (a range of) a video, decoded on demand through VapourSynth: memory stays flat and
+    independent of the footage's length.
+
+    One sequential scan at construction keeps only what the triplet choice needs, a few numbers per frame:
+    the scene cuts (the same detector and window as :class:`VideoFrames`, on a sliding window of four
+    thumbnails) and the motion between consecutive frames. Frames are then read when a triplet is asked for,
+    through a source opened lazily in each process (DataLoader workers open their own; start them with the
+    "spawn" context, as the training loop does: VapourSynth's thread pool does not survive fork())."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        start: int = 0,
+        stop: int | None = None,
+        height: int | None = None,
+        scene_cuts: bool = True,
+    ) -> None:
+        self.path = str(path)
+        self.range = (start, stop)
+        self.height = height
+        rgb = _rgb_clip(self.path, start, stop, height)
+        self.length = rgb.num_frames
+        self._size = (rgb.height, rgb.width)
+        self.fps = float(rgb.fps) if rgb.fps_den else 0.0
+        self.steps = np.zeros(self.length - 1, np.float32)  # motion between frames n and n + 1
+        self.cuts = np.zeros(self.length - 1, bool)
+        if scene_cuts:
+            from ..scenecut import SceneCutDetector
+
+            det = SceneCutDetector()
+        window: list[torch.Tensor] = []  # thumbnails n-1 .. n+2 around the pair being decided
+        prev: np.ndarray | None = None
+        for n, f in enumerate(rgb.frames(close=True)):
+            cur = _to_array(f)
+            if prev is not None:
+                self.steps[n - 1] = _mean_abs_diff(prev, cur)
+            prev = cur
+            if scene_cuts:
+                window.append(_thumb(cur))
+                if n == 0:
+                    window.insert(0, window[0])  # clamp: thumbnail "-1" is frame 0
+                if len(window) == 4:  # window = n-3 .. n: decide the pair (n-2, n-1)
+                    self.cuts[n - 2] = det.is_cut(window)
+                    window.pop(0)
+        if scene_cuts:  # the last pairs, with the end clamped to the last frame
+            last = self.length - 1
+            for k in range(max(last - 1, 0), last):
+                while len(window) < 4:
+                    window.append(window[-1])
+                self.cuts[k] = det.is_cut(window)
+                window = window[1:]
+        self._clip: Any = None
+        self._pid = -1
+
+    def __len__(self) -> int:
+        return self.length
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)"""
+        return self._size
+
+    def motion(self, a: int, b: int) -> float:
+        if b != a + 1:
+            raise ValueError("streamed frames know the motion between consecutive frames only")
+        return float(self.steps[a])
+
+    def frame(self, n: int) -> np.ndarray:
+        if self._clip is None or self._pid != os.getpid():  # a new process: its own source and core
+            self._clip = _rgb_clip(self.path, self.range[0], self.range[1], self.height)
+            self._pid = os.getpid()
+        return _to_array(self._clip.get_frame(n))
+
+    def __getstate__(self) -> dict[str, Any]:  # DataLoader workers: the VapourSynth clip does not pickle
+        return {**self.__dict__, "_clip": None, "_pid": -1}
+
+
+VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".avi", ".webm", ".m2ts", ".ts", ".y4m", ".mpg", ".mpeg", ".wmv")
+
+
+def expand_videos(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Files as given; folders as the video files inside them (sorted, not recursive)."""
+    out: list[str] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+            if not found:
+                raise FileNotFoundError(f"folder {p} has no video files ({', '.join(VIDEO_SUFFIXES)})")
+            out.extend(found)
+        else:
+            out.append(str(p))
+    return out
 
 
 class VideoTriplets(TripletDataset):
@@ -346,7 +467,7 @@ class VideoTriplets(TripletDataset):
 
     def __init__(
         self,
-        frames: VideoFrames,
+        frames: VideoFrames | StreamedFrames,
         start: int = 0,
         stop: int | None = None,
         span: int = 2,
@@ -379,8 +500,8 @@ class VideoTriplets(TripletDataset):
     def _triplet(self, index: int, rng: np.random.Generator):
         i = self.windows[index]
         j = i + int(rng.integers(1, self.span)) if self.any_timestep else i + self.span // 2
-        f = self.video.frames
-        return f[i], f[j], f[i + self.span], (j - i) / self.span
+        f = self.video.frame
+        return f(i), f(j), f(i + self.span), (j - i) / self.span
 
 
 # --- sampling --------------------------------------------------------------------------------------------

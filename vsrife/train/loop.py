@@ -22,7 +22,16 @@ from torch.utils.data import DataLoader, Dataset
 
 from . import distributed as D
 from .checkpoint import read_resume, restore, save_resume, save_weights, state_hash
-from .data import Augment, ResumableSampler, VideoFrames, VideoTriplets, VimeoTriplets, png_backend
+from .data import (
+    Augment,
+    ResumableSampler,
+    StreamedFrames,
+    VideoFrames,
+    VideoTriplets,
+    VimeoTriplets,
+    expand_videos,
+    png_backend,
+)
 from .losses import psnr
 from .model import LossWeights, TrainConfig, Trainer
 from .progress import Progress
@@ -94,8 +103,9 @@ def build_datasets(args: argparse.Namespace, log: RunLog) -> tuple[Dataset, Data
     vals: list[Dataset] = []
     start, stop = _frame_range(args.frames)
     common = {"span": args.span, "seed": args.seed, "static": args.static, "any_timestep": args.any_timestep}
-    for path in args.video:
-        frames = VideoFrames(path, start, stop, height=args.height, scene_cuts=not args.no_scene_cuts)
+    source = VideoFrames if args.in_ram else StreamedFrames
+    for path in expand_videos(args.video):
+        frames = source(path, start, stop, height=args.height, scene_cuts=not args.no_scene_cuts)
         n = len(frames)
         held_out = not args.val_video and args.val_limit != 0
         cut = n - max(args.span + 1, round(n * args.val_fraction)) if held_out else n
@@ -106,7 +116,7 @@ def build_datasets(args: argparse.Namespace, log: RunLog) -> tuple[Dataset, Data
         tr = VideoTriplets(frames, 0, cut, augment=aug, eval_crop=crop, **common)
         parts.append(tr)
         msg = (
-            f"{path}: {n} frames {frames.frames.shape[2]}x{frames.frames.shape[1]}, {len(tr)} training "
+            f"{path}: {n} frames {frames.size[1]}x{frames.size[0]}, {len(tr)} training "
             f"triplets (frames 0-{cut - 1}; skipped {tr.skipped['cut']} at cuts, {tr.skipped['static']} static)"
         )
         if held_out:
@@ -114,8 +124,8 @@ def build_datasets(args: argparse.Namespace, log: RunLog) -> tuple[Dataset, Data
             vals.append(va)
             msg += f", {len(va)} validation triplets (frames {cut}-{n - 1})"
         log.note(msg)
-    for path in args.val_video or []:
-        frames = VideoFrames(path, height=args.height, scene_cuts=not args.no_scene_cuts)
+    for path in expand_videos(args.val_video or []):
+        frames = source(path, height=args.height, scene_cuts=not args.no_scene_cuts)
         va = VideoTriplets(frames, augment=None, eval_crop=val_crop, **common)
         vals.append(va)
         log.note(f"{path}: {len(va)} validation triplets")
@@ -315,6 +325,8 @@ def _run(args: argparse.Namespace, info: D.DistInfo) -> int:
             batch_size=batch,
             sampler=sampler,
             num_workers=workers,
+            # VapourSynth's thread pool does not survive fork(): workers start fresh and open their own sources
+            multiprocessing_context="spawn" if workers > 0 else None,
             drop_last=True,
             pin_memory=info.device.type == "cuda",
             persistent_workers=False,

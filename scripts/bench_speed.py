@@ -26,8 +26,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / ".cache" / "oracle"))
 
 from vsrife import RIFE_HDv3
+from vsrife.backend import resolve_backend
+from vsrife.errors import WeightsError
+from vsrife.loading import load_model
 from vsrife.registry import MODELS
-from vsrife.weights import find_weights
 
 
 def random_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -64,7 +66,8 @@ def main() -> int:
     args = ap.parse_args()
     import importlib
 
-    dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    backend = resolve_backend(args.device, args.precision, purpose="model")
+    dev = backend.device
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
     h, w = args.height, args.width
     g = torch.Generator().manual_seed(1)
@@ -72,11 +75,10 @@ def main() -> int:
     rows = []
     for version in args.models:
         spec = MODELS[version]
-        ours = RIFE_HDv3(version, device=dev, precision=args.precision)
-        path = find_weights(spec)
-        if path is not None:
-            ours.load_weights(path)
-        else:
+        try:
+            ours = load_model(version, backend)
+        except WeightsError:  # not installed: random weights time the same
+            ours = RIFE_HDv3(version, backend=backend)
             ours.flownet.load_state_dict(random_state(ours.flownet))
         state = ours.flownet.state_dict()
         ref_mod = importlib.import_module("rife_oracle.IFNet_HDv3_v" + version.replace(".", "_"))

@@ -50,9 +50,10 @@ def leftovers(d: Path) -> list[str]:
 
 def test_download_verifies_and_renames(server, tmp_path, capsys):
     spec = MODELS["4.15.lite"]
-    path = download(spec, tmp_path, url=server.format(filename=spec.filename))
+    path = download(spec, tmp_path, url=server.format(filename=spec.filename), progress=True)
     assert path == tmp_path / spec.filename and leftovers(tmp_path) == [spec.filename]
-    assert "MiB" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "MiB" in captured.err and captured.out == ""
     mtime = path.stat().st_mtime_ns
     assert download(spec, tmp_path, url=server.format(filename=spec.filename)) == path
     assert path.stat().st_mtime_ns == mtime  # a verified copy is kept, not fetched again

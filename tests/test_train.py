@@ -45,8 +45,8 @@ from vsrife.train.data import (
     VideoTriplets,
     VimeoTriplets,
     augment,
+    frame_to_rgb,
     read_image,
-    read_png,
     write_png,
 )
 from vsrife.train.losses import _upsample, gauss_kernel
@@ -229,8 +229,28 @@ def _resume_args(carphone_path, v40_weights, out: Path) -> list[str]:
 
 
 def test_resume_continues_exactly(tmp_path, carphone_path, v40_weights):
+    """The straight run is driven from Python (a RunConfig), the split one from the command line: both are the
+    same run, and a resumed run continues exactly."""
+    from vsrife.train.config import DataConfig, RunConfig
+    from vsrife.train.loop import run
+
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert train_main(_resume_args(carphone_path, v40_weights, straight)) == 0
+    config = RunConfig(
+        out=straight,
+        data=DataConfig(videos=(str(carphone_path),), frames=(0, 16), val_fraction=0.2, crop=(64, 64)),
+        model="4.0",
+        weights=str(v40_weights),
+        train=TrainConfig(lr=1e-4),
+        steps=8,
+        batch_size=2,
+        warmup=2,
+        min_lr=1e-6,
+        log_every=1,
+        threads=1,
+        quiet=True,
+        val_at_start=False,
+    )
+    assert run(config) == 0
     assert train_main(_resume_args(carphone_path, v40_weights, split) + ["--stop-at", "3"]) == 0
     mid = read_resume(split / "resume.pt")
     assert mid["step"] == 3
@@ -484,7 +504,7 @@ def test_video_scene_cuts_are_skipped(carphone_path, bbb_path, tmp_path):
     assert ds.skipped["cut"] == 2 and all(not (i <= 7 < i + 2) for i in ds.windows)
 
 
-def test_png_reader_and_vimeo_layout(tmp_path, carphone_path):
+def test_png_round_trip_and_vimeo_layout(tmp_path, carphone_path):
     frames = VideoFrames(carphone_path, 0, 6).frames
     root = tmp_path / "vimeo_triplet"
     for seq, start in (("00001/0001", 0), ("00001/0002", 3)):
@@ -495,15 +515,8 @@ def test_png_reader_and_vimeo_layout(tmp_path, carphone_path):
     (root / "tri_trainlist.txt").write_text("00001/0001\n")
     (root / "tri_testlist.txt").write_text("00001/0002\n\n")
     p = root / "sequences" / "00001" / "0001" / "im2.png"
-    assert np.array_equal(read_png(p), frames[1]) and np.array_equal(read_image(p), frames[1])
-    try:
-        import cv2  # optional dependency: its own encoder uses every PNG row filter
-
-        enc = tmp_path / "cv2.png"
-        cv2.imwrite(str(enc), frames[2][:, :, ::-1].copy(), [cv2.IMWRITE_PNG_COMPRESSION, 9])
-        assert np.array_equal(read_png(enc), frames[2])
-    except ImportError:
-        pass
+    assert p.read_bytes().startswith(b"\x89PNG") and np.array_equal(read_image(p), frames[1])
+    assert not np.array_equal(read_image(p), frames[1][:, :, ::-1])  # RGB order, not OpenCV's BGR
     train = VimeoTriplets(root, "train", Augment(crop=(64, 64)))
     test = VimeoTriplets(root, "test", None, eval_crop=(96, 128))
     assert len(train) == 1 and len(test) == 1
@@ -594,3 +607,19 @@ def test_cuda_amp_steps(v40_weights, bbb_batch, amp):
     assert math.isfinite(float(info["loss_total"])) and tr.skipped_steps <= 2
     _, after = tr.update(imgs, gt, training=False)
     assert float(after["loss_total"]) < first
+
+
+def test_training_converts_colour_as_the_filter(bbb_path):
+    """Untagged 1280x540 YUV: BT.709 by vsrife.colour's one rule (the old zimg path picked BT.601 below 600
+    rows). Training frames are the filter's RGB, rounded to 8 bits."""
+    from vsrife.colour import planes_to_rgb, resolve_spec
+
+    clip = vs.core.bs.VideoSource(str(bbb_path))[50:51].std.Crop(top=90, bottom=90)
+    clip = clip.std.RemoveFrameProps(["_Matrix", "_Primaries", "_Transfer"])
+    frame = clip.get_frame(0)
+    got = frame_to_rgb(frame, clip.width, clip.height)
+    planes = [torch.from_numpy(np.array(frame[p])) for p in range(3)]
+    for matrix, same in ((1, True), (6, False)):
+        spec = resolve_spec("yuv", 8, False, 1, 1, 1280, 540, matrix=matrix)
+        ref = planes_to_rgb(planes, spec)[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0)
+        assert np.array_equal(got, ref.numpy()) == same

@@ -36,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import VsrifeError
+
 __all__ = [
     "MATRIX_COEFFS",
     "ColourSpec",
@@ -123,17 +125,17 @@ def resolve_spec(
     """
     family = family.lower()
     if family not in _FAMILIES:
-        raise ValueError(f"colour family {family!r} is not supported; use one of {', '.join(_FAMILIES)}")
+        raise VsrifeError(f"colour family {family!r} is not supported; use one of {', '.join(_FAMILIES)}")
     if is_float and bits not in (16, 32):
-        raise ValueError(f"float formats must have 16 or 32 bits, got {bits}")
+        raise VsrifeError(f"float formats must have 16 or 32 bits, got {bits}")
     if not is_float and not 8 <= bits <= 16:
-        raise ValueError(f"integer formats must have 8..16 bits, got {bits}")
+        raise VsrifeError(f"integer formats must have 8..16 bits, got {bits}")
     if family != "yuv" and (ss_w or ss_h):
-        raise ValueError(f"{family} formats cannot be subsampled (ss_w={ss_w}, ss_h={ss_h})")
+        raise VsrifeError(f"{family} formats cannot be subsampled (ss_w={ss_w}, ss_h={ss_h})")
     if not (0 <= ss_w <= 2 and 0 <= ss_h <= 2):
-        raise ValueError(f"chroma subsampling must be 0..2 (log2), got ss_w={ss_w}, ss_h={ss_h}")
+        raise VsrifeError(f"chroma subsampling must be 0..2 (log2), got ss_w={ss_w}, ss_h={ss_h}")
     if width % (1 << ss_w) or height % (1 << ss_h):
-        raise ValueError(
+        raise VsrifeError(
             f"{width}x{height} is not divisible by the chroma subsampling {1 << ss_w}x{1 << ss_h}"
         )
 
@@ -144,7 +146,7 @@ def resolve_spec(
     elif color_range in (0, 1):
         full = color_range == 0
     else:
-        raise ValueError(f"_ColorRange={color_range} is not supported; use 0 (full) or 1 (limited)")
+        raise VsrifeError(f"_ColorRange={color_range} is not supported; use 0 (full) or 1 (limited)")
 
     if family == "rgb":
         mat = 0
@@ -153,12 +155,12 @@ def resolve_spec(
     elif matrix in MATRIX_COEFFS:
         mat = int(matrix)
     else:
-        raise ValueError(f"_Matrix={matrix} is not supported; use one of {_MATRIX_HELP}")
+        raise VsrifeError(f"_Matrix={matrix} is not supported; use one of {_MATRIX_HELP}")
 
     if chroma_location is None:
         chroma_location = 0
     if chroma_location not in _LOC_SITING:
-        raise ValueError(
+        raise VsrifeError(
             f"_ChromaLocation={chroma_location} is not supported; use 0 (left), 1 (center), 2 (top-left), "
             "3 (top), 4 (bottom-left) or 5 (bottom)"
         )
@@ -452,12 +454,12 @@ def planes_to_rgb(planes: Sequence[torch.Tensor], spec: ColourSpec) -> torch.Ten
     GRAY is replicated into R, G and B; float YUV has Y in [0,1] and U/V in [-0.5,0.5].
     """
     if len(planes) != spec.num_planes:
-        raise ValueError(f"{spec.family} needs {spec.num_planes} planes, got {len(planes)}")
+        raise VsrifeError(f"{spec.family} needs {spec.num_planes} planes, got {len(planes)}")
     planes = [p if p.dim() == 3 else p.unsqueeze(0) for p in planes]
     b, height, width = planes[0].shape
     for p, (h, w) in zip(planes, spec.plane_shapes(width, height)):
         if tuple(p.shape) != (b, h, w):
-            raise ValueError(f"plane shape {tuple(p.shape)} does not match {(b, h, w)} for {spec}")
+            raise VsrifeError(f"plane shape {tuple(p.shape)} does not match {(b, h, w)} for {spec}")
 
     if spec.family == "gray":
         y = _to_float(planes[0], spec, False)
@@ -485,10 +487,10 @@ def rgb_to_planes(rgb: torch.Tensor, spec: ColourSpec) -> list[torch.Tensor]:
     if squeeze:
         rgb = rgb.unsqueeze(0)
     if rgb.dim() != 4 or rgb.shape[1] != 3:
-        raise ValueError(f"expected RGB of shape [B,3,H,W], got {tuple(rgb.shape)}")
+        raise VsrifeError(f"expected RGB of shape [B,3,H,W], got {tuple(rgb.shape)}")
     b, _, height, width = rgb.shape
     if width % (1 << spec.ss_w) or height % (1 << spec.ss_h):
-        raise ValueError(f"{width}x{height} is not divisible by the chroma subsampling of {spec}")
+        raise VsrifeError(f"{width}x{height} is not divisible by the chroma subsampling of {spec}")
     rgb = rgb.to(torch.float32)
     r, g, bl = rgb.unbind(1)
 

@@ -9,6 +9,8 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from ..backend import resolve_backend
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -35,15 +37,8 @@ def setup(device: str | None = None, timeout_s: float = 1800) -> DistInfo:
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
-    if device:
-        dev = torch.device(device)
-        if dev.type == "cuda" and dev.index is None:
-            dev = torch.device("cuda", local_rank)
-    else:
-        dev = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    dev = resolve_backend(device, "fp32", purpose="model", local_rank=local_rank).device
     if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"device {dev} was requested but CUDA is not available")
         torch.cuda.set_device(dev)
     backend = None
     if world > 1 and not dist.is_initialized():

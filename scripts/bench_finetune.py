@@ -169,7 +169,8 @@ def main() -> int:
     log(
         f"held-out PSNR over {len(windows)} triplets: before {res['psnr_before']:.3f} dB, "
         f"after {res['psnr_after']:.3f} dB ({res['delta_mean']:+.3f} dB; better on "
-        f"{res['improved_triplets']}/{len(windows)}); SSIM {res['ssim_before']:.4f} -> {res['ssim_after']:.4f}; "
+        f"{res['improved_triplets']}/{len(windows)}); "
+        f"SSIM {res['ssim_before']:.4f} -> {res['ssim_after']:.4f}; "
         f"blend baseline {blend:.3f} dB; training {train_s:.0f} s"
     )
     return 0

@@ -56,10 +56,10 @@ def main() -> int:
             "median_s": statistics.median(times),
             "n": len(scores),
         }
+    what = torch.backends.cpu.get_cpu_capability() if dev.type == "cpu" else torch.cuda.get_device_name(dev)
     base = rows["fp32"]
     print(
-        f"device {dev} ({torch.backends.cpu.get_cpu_capability() if dev.type == 'cpu' else torch.cuda.get_device_name(dev)}), "
-        f"model {args.model}, {base['n']} frames 1280x720",
+        f"device {dev} ({what}), model {args.model}, {base['n']} frames 1280x720",
         file=sys.stderr,
     )
     print(f"{'precision':<10} {'PSNR dB':>9} {'delta':>7} {'s/frame':>8} {'speed-up':>8}", file=sys.stderr)

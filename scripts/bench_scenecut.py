@@ -150,8 +150,8 @@ def time_pairs(device: str, width: int = 1280, height: int = 720, reps: int = 30
     base, other = picture(), picture()
     frame = base.to(device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    still = [t for t in thumbnail(torch.cat([base, base, base, base]).to(device)).unbind(0)]
-    cut = [t for t in thumbnail(torch.cat([base, base, other, other]).to(device)).unbind(0)]
+    still = list(thumbnail(torch.cat([base, base, base, base]).to(device)).unbind(0))
+    cut = list(thumbnail(torch.cat([base, base, other, other]).to(device)).unbind(0))
     assert not det.is_cut(still) and det.is_cut(cut)
 
     def best(fn: Callable[[], object]) -> float:

@@ -7,9 +7,9 @@
 1. Speed: every training triplet of Big Buck Bunny (720p, 132 frames) once, with the training augmentation
    (256 crop), from the in-RAM dataset and from the streamed one (same triplets, same order; DataLoader with
    no workers, so it is the dataset's own cost).
-2. Memory: footage made by looping the sample to ``--minutes`` at 1920x1080 (cached in .cache/bench), then in a
-   fresh process the streamed dataset is built (one scan) and ``--samples`` random triplets are read; peak
-   resident memory is reported with the memory that decoding it into RAM would need.
+2. Memory: footage made by looping the sample to ``--minutes`` at 1920x1080 (cached in .cache/bench), then
+   in a fresh process the streamed dataset is built (one scan) and ``--samples`` random triplets are read;
+   peak resident memory is reported with the memory that decoding it into RAM would need.
 Table on stderr, JSON on stdout.
 """
 
@@ -53,7 +53,8 @@ def speed(video: str, repeats: int) -> dict[str, float]:
         out[f"{name}_build_s"] = round(build, 2)
         out[f"{name}_samples_per_s"] = round(sorted(rates)[len(rates) // 2], 1)
         log(
-            f"{name:>9}: built in {build:6.1f} s, {out[f'{name}_samples_per_s']:7.1f} samples/s ({len(ds)} triplets)"
+            f"{name:>9}: built in {build:6.1f} s, {out[f'{name}_samples_per_s']:7.1f} samples/s "
+            f"({len(ds)} triplets)"
         )
     return out
 
@@ -65,9 +66,9 @@ def footage(minutes: float) -> Path:
         tmp = path.with_suffix(".part.mkv")
         log(f"making {path.name} ({minutes:g} min of 1920x1080 from the looped sample)")
         subprocess.run(
-            ["ffmpeg", "-loglevel", "error", "-y", "-stream_loop", "-1", "-i", str(ROOT / "assets" / "bigbuckbunny.mp4"),
-             "-t", str(minutes * 60), "-vf", "scale=1920:1080", "-an", "-c:v", "libx264", "-preset", "ultrafast",
-             "-crf", "20", str(tmp)],
+            ["ffmpeg", "-loglevel", "error", "-y", "-stream_loop", "-1", "-i",
+             str(ROOT / "assets" / "bigbuckbunny.mp4"), "-t", str(minutes * 60), "-vf", "scale=1920:1080",
+             "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "20", str(tmp)],
             check=True,
         )  # fmt: skip
         tmp.replace(path)
@@ -94,7 +95,8 @@ def memory_child(path: str, samples: int) -> None:
         "frames": len(frames), "size": [w, h], "triplets": len(ds), "scan_s": round(scan, 1),
         "samples": samples, "samples_per_s": round(samples / (time.perf_counter() - t0), 2),
         "peak_rss_mib_after_imports": round(base, 1), "peak_rss_mib_after_scan": round(after_scan, 1),
-        "peak_rss_mib": round(peak_rss_mib(), 1), "in_ram_would_need_mib": round(len(frames) * h * w * 3 / 2**20),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "in_ram_would_need_mib": round(len(frames) * h * w * 3 / 2**20),
     }))  # fmt: skip
 
 

@@ -120,7 +120,7 @@ def test_same_output_with_one_and_two_threads_in_any_order(carphone):
     futures = {n: two.get_frame_async(n) for n in reversed(range(two.num_frames))}
     for n, fut in futures.items():
         got = planes(fut.result())
-        assert all(np.array_equal(x, y) for x, y in zip(got, first[n])), f"frame {n} differs"
+        assert all(np.array_equal(x, y) for x, y in zip(got, first[n], strict=True)), f"frame {n} differs"
 
 
 def test_variable_frame_rate_input(carphone):
@@ -240,7 +240,8 @@ def test_cuda_requested_but_absent(carphone):
 
 
 def test_encoder_features_computed_once_per_source_frame(carphone, tmp_path):
-    """Releases with a feature encoder: every source frame is encoded once, however many output frames use it."""
+    """Releases with a feature encoder: every source frame is encoded once, however many output frames use
+    it."""
     import torch
 
     from vsrife import RIFE_HDv3

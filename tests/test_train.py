@@ -63,7 +63,8 @@ def read_log(out: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def bbb_frames(bbb_path) -> np.ndarray:
-    """Frames 40..44 and 60..64 of Big Buck Bunny (no duplicated frames among them) as uint8 [10, 720, 1280, 3]
+    """Frames 40..44 and 60..64 of Big Buck Bunny (no duplicated frames among them) as
+    uint8 [10, 720, 1280, 3]
     RGB."""
     clip = vs.core.bs.VideoSource(str(bbb_path))
     rgb = vs.core.resize.Bicubic(clip, format=vs.RGB24, matrix_in_s="709")
@@ -251,14 +252,14 @@ def test_resume_continues_exactly(tmp_path, carphone_path, v40_weights):
         val_at_start=False,
     )
     assert run(config) == 0
-    assert train_main(_resume_args(carphone_path, v40_weights, split) + ["--stop-at", "3"]) == 0
+    assert train_main([*_resume_args(carphone_path, v40_weights, split), "--stop-at", "3"]) == 0
     mid = read_resume(split / "resume.pt")
     assert mid["step"] == 3
     assert read_log(split)[-1]["finished"] is False
     # resume with a different --lr on the command line: the saved schedule wins
     args = _resume_args(carphone_path, v40_weights, split)
     args[args.index("--lr") + 1] = "5e-4"
-    assert train_main(args + ["--resume"]) == 0
+    assert train_main([*args, "--resume"]) == 0
 
     a, b = read_resume(straight / "resume.pt"), read_resume(split / "resume.pt")
     assert a["step"] == b["step"] == 8
@@ -276,7 +277,7 @@ def test_resume_continues_exactly(tmp_path, carphone_path, v40_weights):
         assert loss_a[s] == pytest.approx(loss_b[s], rel=1e-4, abs=1e-7), s
     for k, v in a["net"].items():
         torch.testing.assert_close(b["net"][k], v, rtol=1e-5, atol=1e-6, msg=k)
-    for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+    for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True):
         assert float(pa["step"]) == float(pb["step"]) == 8
         torch.testing.assert_close(pb["exp_avg_sq"], pa["exp_avg_sq"], rtol=1e-4, atol=1e-12)
 
@@ -437,11 +438,11 @@ def test_augment_is_deterministic_and_each_transform_is_right(bbb_frames):
     x0, xg, x1, t = augment(
         a, g, b, 0.25, Augment(crop=(64, 96), **{**off, "hflip": 1}), np.random.default_rng(5)
     )
-    assert t == 0.25 and all(np.array_equal(o, r[:, ::-1]) for o, r in zip((x0, xg, x1), ref))
+    assert t == 0.25 and all(np.array_equal(o, r[:, ::-1]) for o, r in zip((x0, xg, x1), ref, strict=True))
     out = augment(a, g, b, 0.5, Augment(crop=(64, 96), **{**off, "vflip": 1}), np.random.default_rng(5))
-    assert all(np.array_equal(o, r[::-1]) for o, r in zip(out[:3], ref))
+    assert all(np.array_equal(o, r[::-1]) for o, r in zip(out[:3], ref, strict=True))
     out = augment(a, g, b, 0.5, Augment(crop=(64, 96), **{**off, "channels": 1}), np.random.default_rng(5))
-    assert all(np.array_equal(o, r[:, :, ::-1]) for o, r in zip(out[:3], ref))
+    assert all(np.array_equal(o, r[:, :, ::-1]) for o, r in zip(out[:3], ref, strict=True))
     y, x = crop_at(5, 64, 64)
     sq = [f[y : y + 64, x : x + 64] for f in (a, g, b)]
     out = augment(a, g, b, 0.5, Augment(crop=(64, 64), **{**off, "rotate": 1}), np.random.default_rng(5))
@@ -450,7 +451,7 @@ def test_augment_is_deterministic_and_each_transform_is_right(bbb_frames):
     full = Augment(crop=(64, 64))
     r1 = augment(a, g, b, 0.5, full, np.random.default_rng([0, 3, 7]))
     r2 = augment(a, g, b, 0.5, full, np.random.default_rng([0, 3, 7]))
-    assert all(np.array_equal(p, q) for p, q in zip(r1[:3], r2[:3])) and r1[3] == r2[3]
+    assert all(np.array_equal(p, q) for p, q in zip(r1[:3], r2[:3], strict=True)) and r1[3] == r2[3]
     with pytest.raises(ValueError, match="larger"):
         augment(a, g, b, 0.5, Augment(crop=(1024, 64)), np.random.default_rng(0))
 
@@ -532,7 +533,8 @@ def test_png_round_trip_and_vimeo_layout(tmp_path, carphone_path):
     assert torch.equal(x[6:9], crop(frames[4]))
     with pytest.raises(FileNotFoundError, match="Vimeo-90K"):
         VimeoTriplets(tmp_path / "nowhere")
-    # the training run on this layout: trains on the train list (1 triplet: 1 step per epoch), validates on the
+    # the training run on this layout: trains on the train list (1 triplet: 1 step per epoch), validates on
+    # the
     # test list before training and after every epoch
     out = tmp_path / "run"
     assert (

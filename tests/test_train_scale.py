@@ -4,6 +4,7 @@ dies and a job that restarts from its last checkpoint."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -157,10 +158,8 @@ def _kill_tree(pid: int) -> None:
         tree.append(p)
         todo.extend(children.get(p, []))
     for p in tree:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(p, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _events(out: Path) -> list[dict]:
@@ -214,7 +213,7 @@ def test_two_nodes_agree_and_a_dead_node_resumes_from_the_last_checkpoint(
     assert state_hash(tr) == end["rank_hashes"][0]
 
 
-# --- streamed video data -------------------------------------------------------------------------------------
+# --- streamed video data ---------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +221,8 @@ def spliced(tmp_path_factory, carphone_path, bbb_path) -> Path:
     """A real video with two hard cuts: carphone, then Big Buck Bunny (scaled), then carphone again."""
     path = tmp_path_factory.mktemp("video") / "spliced.mkv"
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(carphone_path), "-i", str(bbb_path), "-filter_complex",
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(carphone_path), "-i", str(bbb_path),
+         "-filter_complex",
          "[0:v]split[x][y];[x]trim=end_frame=12,setpts=N/(30000/1001)/TB,setsar=1[a];"
          "[1:v]trim=start_frame=40:end_frame=52,scale=176:144,setsar=1,setpts=N/(30000/1001)/TB[b];"
          "[y]trim=start_frame=30:end_frame=42,setpts=N/(30000/1001)/TB,setsar=1[c];"

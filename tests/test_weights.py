@@ -165,7 +165,7 @@ def test_bad_inference_arguments():
     pair = torch.rand(1, 6, 32, 32)
     with pytest.raises(ValueError, match=r"frame_pair must be a \[B, 6, H, W\] tensor; got \(1, 3, 32, 32\)"):
         model.inference(pair[:, :3])
-    with pytest.raises(ValueError, match="scale must be one of 0.25, 0.5, 1.0, 2.0, 4.0; got 3"):
+    with pytest.raises(ValueError, match=r"scale must be one of 0\.25, 0\.5, 1\.0, 2\.0, 4\.0; got 3"):
         model.inference(pair, scale=3)
     with pytest.raises(ValueError, match=r"ensemble is not supported by model 4\.25"):
         model.inference(pair, ensemble=True)

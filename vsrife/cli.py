@@ -27,7 +27,7 @@ class _StderrHandler(logging.Handler):
         try:
             sys.stderr.write(self.format(record) + "\n")
             sys.stderr.flush()
-        except Exception:  # noqa: BLE001 - logging must never break the command
+        except Exception:
             self.handleError(record)
 
 
@@ -154,7 +154,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     finally:
         tc_dir.cleanup()  # the filter has read the timestamps while it was built
     _err(
-        f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps "
+        f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at "
+        f"{clip.fps} fps "
         f"-> {out.num_frames} frames at {out.fps} fps"
     )
     start = time.monotonic()

@@ -11,17 +11,20 @@ Runs on whatever device the planes live on; no VapourSynth import.
 
 Chroma resampling is separable and honours the chroma siting:
 
-* upsampling uses the Spline36 kernel (6 taps at chroma rate), evaluated at the exact sub-sample phase of every
+* upsampling uses the Spline36 kernel (6 taps at chroma rate), evaluated at the exact sub-sample phase of
+  every
   output row/column;
 * downsampling uses the *least-squares inverse* of that upsampler, ``D = (UᵀU)⁻¹Uᵀ``, computed once per
   (factor, siting) and truncated to a FIR kernel (83-88 taps for 2x; the dropped taps sum below 1e-7).
   So ``D∘U`` is the identity:
   YUV → RGB → YUV is lossless apart from float rounding, and for arbitrary RGB the result is the chroma
-  whose Spline36 reconstruction is closest (L2) to the input, i.e. a sharp, projection-based anti-alias filter.
+  whose Spline36 reconstruction is closest (L2) to the input, i.e. a sharp, projection-based anti-alias
+  filter.
 
 Edges use mirror extension chosen so that the extended full-resolution signal is exactly the upsample of the
 extended chroma signal (possible for every siting with 2x subsampling), which keeps the round trip exact
-up to the borders (4x subsampling, 4:1:x, is exact inside and approximate in the border columns/rows). Resampling runs as ``F.conv2d`` with fixed kernels; on CUDA it runs in float64 so that
+up to the borders (4x subsampling, 4:1:x, is exact inside and approximate in the border columns/rows).
+Resampling runs as ``F.conv2d`` with fixed kernels; on CUDA it runs in float64 so that
 TF32 settings made for the model never reach it.
 """
 
@@ -121,7 +124,8 @@ def resolve_spec(
     height > 576) else BT.601/170M when absent or 2 (unspecified); limited range for integer YUV/GRAY, full
     for RGB and float (``_ColorRange`` 0 = full, 1 = limited; float is always full); chroma location left.
     Values that do not matter for the format are normalised away (matrix 0 for RGB, location 0 without
-    subsampling, the vertical half of the location for 4:2:2 ...). Raises ``ValueError`` for unsupported values.
+    subsampling, the vertical half of the location for 4:2:2 ...). Raises ``VsrifeError`` (a ``ValueError``)
+    for unsupported values.
     """
     family = family.lower()
     if family not in _FAMILIES:
@@ -184,7 +188,7 @@ def spec_from_format(fmt: Any, width: int, height: int, props: Mapping[str, Any]
         "_Range" in props
     ):  # VapourSynth R81+: H.273 full-range flag (1 = full); _ColorRange reads as its alias
         rng = int(props["_Range"])
-        color_range = {0: 1, 1: 0}.get(rng, rng + 2)  # to the _ColorRange meaning; others stay invalid
+        color_range: int | None = {0: 1, 1: 0}.get(rng, rng + 2)  # to the _ColorRange meaning; others invalid
     else:
         color_range = _opt_int(props.get("_ColorRange"))
     return resolve_spec(
@@ -360,7 +364,8 @@ def _mirror_pad(x: torch.Tensor, dim: int, pad_lo: int, pad_hi: int, a_lo: int, 
     n = x.shape[dim]
     idx = _mirror_index(n, pad_lo, pad_hi, a_lo, a_hi)
     lo, hi = idx[:pad_lo], idx[pad_lo + n :]
-    # Usual case: each pad is one reversed run of samples, so slice + flip (a gather along the last dim is slow
+    # Usual case: each pad is one reversed run of samples, so slice + flip (a gather along the last dim is
+    # slow
     # on CPU); anything else (pads longer than the plane) takes the general gather.
     if (pad_lo == 0 or np.array_equal(lo, np.arange(lo[0], lo[0] - pad_lo, -1))) and (
         pad_hi == 0 or np.array_equal(hi, np.arange(hi[0], hi[0] - pad_hi, -1))
@@ -457,7 +462,7 @@ def planes_to_rgb(planes: Sequence[torch.Tensor], spec: ColourSpec) -> torch.Ten
         raise VsrifeError(f"{spec.family} needs {spec.num_planes} planes, got {len(planes)}")
     planes = [p if p.dim() == 3 else p.unsqueeze(0) for p in planes]
     b, height, width = planes[0].shape
-    for p, (h, w) in zip(planes, spec.plane_shapes(width, height)):
+    for p, (h, w) in zip(planes, spec.plane_shapes(width, height), strict=True):
         if tuple(p.shape) != (b, h, w):
             raise VsrifeError(f"plane shape {tuple(p.shape)} does not match {(b, h, w)} for {spec}")
 

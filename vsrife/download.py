@@ -88,8 +88,8 @@ def download(
             except (urllib.error.URLError, OSError) as e:
                 reason = getattr(e, "reason", e)
                 raise DownloadError(
-                    f"{spec.filename}: cannot reach {url} ({reason}); check the network, or download the file by "
-                    f"hand and put it in {dest}"
+                    f"{spec.filename}: cannot reach {url} ({reason}); check the network, or download "
+                    f"the file by hand and put it in {dest}"
                 ) from None
             with resp:
                 total = int(resp.headers.get("Content-Length") or 0) or None

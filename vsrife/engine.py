@@ -10,7 +10,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class BoundedCache(Generic[K, V]):
+class BoundedCache[K: Hashable, V]:
     """Thread-safe LRU cache. The value is computed outside the lock (torch releases the GIL), so two threads
     may compute the same entry at once; both get equal results and one is kept."""
 

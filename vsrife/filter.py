@@ -7,6 +7,7 @@ converted to RGB on the compute device, run through IFNet and converted back to 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from fractions import Fraction
@@ -52,10 +53,8 @@ def pick_scale(scale: Any, width: int, height: int) -> float:
         pixels = width * height
         return 1.0 if pixels <= 2560 * 1440 else 0.5 if pixels <= 4096 * 2160 else 0.25
     if isinstance(scale, str):
-        try:
+        with contextlib.suppress(ValueError):
             scale = float(scale)
-        except ValueError:
-            pass
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or float(scale) not in SCALES:
         raise _err(f"scale must be one of {', '.join(map(str, SCALES))} or 'auto'; got {scale!r}")
     return float(scale)
@@ -136,7 +135,8 @@ def RIFE(
     :param clip: GRAY, YUV (any subsampling) or RGB; 8-16 bit integer or 16/32 bit float; constant format.
     :param model: RIFE release, "4.0" ... "4.26.heavy" (see ``vsrife list``). Default: 4.25 when its weights
         are installed, else the newest release whose weights are (named on stderr).
-    :param fps: output rate: int, float (59.94 and 23.976 snap to the NTSC rationals), Fraction or "60000/1001".
+    :param fps: output rate: int, float (59.94 and 23.976 snap to the NTSC rationals), Fraction or
+        "60000/1001".
     :param fps_num, fps_den: output rate as a fraction (alternative to fps).
     :param factor_num, factor_den: output rate as a multiple of the input rate (default 2/1).
     :param scale: flow resolution: 0.25, 0.5, 1, 2, 4 or "auto" (0.5 for 4K).

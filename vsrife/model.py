@@ -99,7 +99,8 @@ class RIFE_HDv3:
         """Padded frames [B,3,Hp,Wp] in the model dtype, timestep [B] -> padded middle frame."""
         b, _, h, w = img0.shape
         t = timestep.to(self.device, self.dtype).view(-1, 1, 1, 1).expand(b, 1, h, w)
-        return self.flownet(img0, img1, t, f0, f1, scale=scale, ensemble=ensemble)
+        out: torch.Tensor = self.flownet(img0, img1, t, f0, f1, scale=scale, ensemble=ensemble)
+        return out
 
     def inference(
         self,

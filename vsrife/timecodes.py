@@ -34,7 +34,8 @@ class TimecodesError(VsrifeError):
 
 @dataclass(frozen=True)
 class Timestamps:
-    """``starts[k]``: when source frame k appears (seconds, first frame at 0); ``end``: when the last stops."""
+    """``starts[k]``: when source frame k appears (seconds, first frame at 0); ``end``: when the last
+    stops."""
 
     starts: tuple[Fraction, ...]
     end: Fraction

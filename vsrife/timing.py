@@ -100,7 +100,8 @@ class CFRTimeline:
 
     def cycle_offsets(self, repeats: int = 1) -> list[int]:
         """Source frame of each output frame in ``repeats`` cycles, relative to their first source frame:
-        output frame n shows source ``(n // (r*q)) * r*p + offsets[n % (r*q)]`` (before the end-of-clip clamp)."""
+        output frame n shows source ``(n // (r*q)) * r*p + offsets[n % (r*q)]`` (before the end-of-clip
+        clamp)."""
         p, q = self.cycle
         return [k * p // q for k in range(q * repeats)]
 
@@ -127,7 +128,7 @@ class VFRTimeline:
 
     @classmethod
     def from_durations(cls, durations: Sequence[Fraction], fps_out: Fraction) -> VFRTimeline:
-        starts = []
+        starts: list[Fraction] = []
         acc = Fraction(0)
         for d in durations:
             if d <= 0:
@@ -180,7 +181,8 @@ def target_rate(
     else:
         if fps_in is None:
             raise VsrifeError(
-                "the clip has a variable frame rate: give the output rate with fps (e.g. fps=60 or fps='60000/1001')"
+                "the clip has a variable frame rate: give the output rate with fps (e.g. fps=60 or "
+                "fps='60000/1001')"
             )
         num = _positive_int(factor_num if factor_num is not None else 2, "factor_num")
         den = _positive_int(factor_den if factor_den is not None else 1, "factor_den")
@@ -189,8 +191,9 @@ def target_rate(
         out = fps_in * Fraction(num, den)
     if fps_in is not None and out <= fps_in:
         raise VsrifeError(
-            f"fps must be higher than the clip's {_show(fps_in)} fps; got {_show(out)}. RIFE only adds frames: to "
-            f"lower the rate, drop frames instead (e.g. std.SelectEvery, or std.AssumeFPS for a speed change)"
+            f"fps must be higher than the clip's {_show(fps_in)} fps; got {_show(out)}. RIFE only adds "
+            f"frames: to lower the rate, drop frames instead (e.g. std.SelectEvery, or std.AssumeFPS for a "
+            f"speed change)"
         )
     return out
 

@@ -59,7 +59,8 @@ def missing_weights_message(spec: ModelSpec, hint: str = "pass the file to load_
     dirs = ", ".join(str(d) for d in model_dirs())
     return (
         f"weights for model {spec.version} ({spec.filename}) not found in {dirs}; "
-        f"download them with `vsrife download {spec.version}` (or `python -m vsrife download {spec.version}`), "
+        f"download them with `vsrife download {spec.version}` "
+        f"(or `python -m vsrife download {spec.version}`), "
         f"or {hint}"
     )
 
@@ -98,7 +99,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
         try:
             raw: object = load_file(str(path), device="cpu")
-        except Exception:  # noqa: BLE001 - safetensors raises its own error types
+        except Exception:
             raise WeightsError(f"{path} is not a readable safetensors file (truncated or damaged)") from None
     else:
         with open(path, "rb") as f:

@@ -6,9 +6,10 @@
 * :class:`Schedule`: linear warm-up and cosine decay, a pure function of the step.
 * :mod:`.data`: Vimeo-90K triplets and triplets cut from any video through VapourSynth, with augmentation.
 * :mod:`.checkpoint`: official-layout ``flownet.pkl`` (loads in the filter as it is) and an exact resume file.
-* :class:`RunConfig` / :class:`DataConfig` (:mod:`.config`): a whole run's settings; ``vsrife.train.loop.run(config)``
-  runs it from Python.
-* ``python -m vsrife.train`` / ``vsrife train`` / ``torchrun -m vsrife.train``: the same run from the command line.
+* :class:`RunConfig` / :class:`DataConfig` (:mod:`.config`): a whole run's settings;
+  ``vsrife.train.loop.run(config)`` runs it from Python.
+* ``python -m vsrife.train`` / ``vsrife train`` / ``torchrun -m vsrife.train``: the same run from the command
+  line.
 """
 
 from .checkpoint import official_state_dict, save_resume, save_weights, state_hash
@@ -19,8 +20,8 @@ from .schedule import Schedule, learning_rate
 
 __all__ = [
     "DataConfig",
-    "RunConfig",
     "LossWeights",
+    "RunConfig",
     "Schedule",
     "TrainConfig",
     "TrainNet",

@@ -6,11 +6,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import VsrifeError
 from ..registry import VERSIONS
 from .config import DataConfig, RunConfig
 from .model import LossWeights, TrainConfig
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 EPILOG = """examples:
   fine-tune the installed 4.0 weights on your own footage (the last 10%% is held out for validation):
@@ -26,10 +30,10 @@ EPILOG = """examples:
 class _Parser(argparse.ArgumentParser):
     """Help and usage go to stderr too: stdout stays empty."""
 
-    def print_help(self, file=None) -> None:  # type: ignore[override]
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
         super().print_help(file or sys.stderr)
 
-    def print_usage(self, file=None) -> None:  # type: ignore[override]
+    def print_usage(self, file: SupportsWrite[str] | None = None) -> None:
         super().print_usage(file or sys.stderr)
 
 
@@ -60,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--video",
         nargs="+",
         metavar="FILE",
-        help="video files or folders of them to cut triplets from (VapourSynth); frames are decoded on demand",
+        help="video files, or folders of them, to cut triplets from (VapourSynth; decoded on demand)",
     )
     d.add_argument(
         "--in-ram",

@@ -2,9 +2,11 @@
 
 >>> from vsrife.train.config import DataConfig, RunConfig
 >>> from vsrife.train.loop import run
->>> run(RunConfig(out="runs/ft", data=DataConfig(videos=("clip.mkv",)), steps=200, train=TrainConfig(lr=1e-5)))
+>>> data = DataConfig(videos=("clip.mkv",))
+>>> run(RunConfig(out="runs/ft", data=data, steps=200, train=TrainConfig(lr=1e-5)))
 
-``vsrife train`` only parses its arguments into a :class:`RunConfig` (:func:`vsrife.train.cli.config_from_args`).
+``vsrife train`` only parses its arguments into a :class:`RunConfig`
+(:func:`vsrife.train.cli.config_from_args`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The training run: ``run(RunConfig(...))`` from Python, also behind ``python -m vsrife.train`` / ``vsrife train``
-(single process or torchrun/DDP).
+"""The training run: ``run(RunConfig(...))`` from Python, also behind ``python -m vsrife.train`` /
+``vsrife train`` (single process or torchrun/DDP).
 
 Only rank 0 writes: the progress bar and notes on stderr, ``OUT/train_log.jsonl`` (one JSON object per
 line: ``start``, ``step``, ``val``, ``save`` and ``end`` events), ``OUT/flownet.pkl`` (official layout) and
@@ -12,8 +12,9 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sized
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -72,6 +73,11 @@ class RunLog:
             logger.info("%s", text)
 
 
+def _count(ds: Dataset) -> int:
+    """Samples in a map-style dataset (all of ours have a length; torch's Dataset type does not say so)."""
+    return len(cast(Sized, ds))
+
+
 def build_datasets(config: RunConfig, log: RunLog) -> tuple[Dataset, Dataset | None]:
     """The training set and the validation set (None: no validation) described by ``config.data``."""
     data, seed = config.data, config.seed
@@ -88,7 +94,12 @@ def build_datasets(config: RunConfig, log: RunLog) -> tuple[Dataset, Dataset | N
     parts: list[Dataset] = []
     vals: list[Dataset] = []
     start, stop = data.frames
-    common = {"span": data.span, "seed": seed, "static": data.static, "any_timestep": data.any_timestep}
+    common: dict[str, Any] = {
+        "span": data.span,
+        "seed": seed,
+        "static": data.static,
+        "any_timestep": data.any_timestep,
+    }
     source = VideoFrames if data.in_ram else StreamedFrames
     for path in expand_videos(data.videos):
         frames = source(path, start, stop, height=data.height, scene_cuts=data.scene_cuts)
@@ -103,7 +114,8 @@ def build_datasets(config: RunConfig, log: RunLog) -> tuple[Dataset, Dataset | N
         parts.append(tr)
         msg = (
             f"{path}: {n} frames {frames.size[1]}x{frames.size[0]}, {len(tr)} training "
-            f"triplets (frames 0-{cut - 1}; skipped {tr.skipped['cut']} at cuts, {tr.skipped['static']} static)"
+            f"triplets (frames 0-{cut - 1}; skipped {tr.skipped['cut']} at cuts, "
+            f"{tr.skipped['static']} static)"
         )
         if held_out:
             va = VideoTriplets(frames, cut, None, augment=None, eval_crop=data.val_crop, **common)
@@ -120,7 +132,7 @@ def build_datasets(config: RunConfig, log: RunLog) -> tuple[Dataset, Dataset | N
     if vals:
         val_ds = vals[0] if len(vals) == 1 else torch.utils.data.ConcatDataset(vals)
         if data.val_limit:
-            size = len(val_ds)  # type: ignore[arg-type]
+            size = _count(val_ds)
             idx = np.linspace(0, size - 1, min(data.val_limit, size)).round().astype(int)
             val_ds = torch.utils.data.Subset(val_ds, sorted(set(idx.tolist())))
     return train_ds, val_ds
@@ -142,7 +154,7 @@ def _split(batch: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, tor
 def validate(trainer: Trainer, ds: Dataset, info: D.DistInfo, batch_size: int) -> dict[str, float]:
     """Mean PSNR (dB) of the student (and teacher) over the validation triplets, frames padded to the
     model's multiple and cropped back; each rank takes every world_size-th triplet, the sums are reduced."""
-    mine = list(range(info.rank, len(ds), info.world_size))
+    mine = list(range(info.rank, _count(ds), info.world_size))
     sums = [0.0, 0.0, 0.0]  # student psnr, teacher psnr, count
     for i in range(0, len(mine), batch_size):
         chunk = [ds[j] for j in mine[i : i + batch_size]]
@@ -201,11 +213,11 @@ def _run(cfg: RunConfig, info: D.DistInfo) -> int:
             if cfg.weights is not None:
                 raise
     trainer = Trainer(cfg.model, weights, config, device=info.device, ddp=info.distributed)
+    teacher = "off"
+    if trainer.net.has_teacher:
+        teacher = "loaded from the file" if trainer.teacher_loaded else "trained from scratch"
     if weights:
-        log.note(
-            f"model {trainer.version}: weights {weights}; teacher "
-            f"{'loaded from the file' if trainer.teacher_loaded else 'trained from scratch' if trainer.net.has_teacher else 'off'}"
-        )
+        log.note(f"model {trainer.version}: weights {weights}; teacher {teacher}")
     else:
         log.note(f"model {trainer.version}: training from scratch (random weights)")
 
@@ -215,7 +227,7 @@ def _run(cfg: RunConfig, info: D.DistInfo) -> int:
     steps_per_epoch = len(sampler) // batch
     if steps_per_epoch < 1:
         raise VsrifeError(
-            f"{len(train_ds)} training triplets are fewer than batch size {batch} x {info.world_size} "
+            f"{_count(train_ds)} training triplets are fewer than batch size {batch} x {info.world_size} "
             f"processes"
         )
     total = cfg.steps or cfg.epochs * steps_per_epoch
@@ -227,7 +239,7 @@ def _run(cfg: RunConfig, info: D.DistInfo) -> int:
         "world_size": info.world_size,
         "seed": cfg.seed,
         "steps_per_epoch": steps_per_epoch,
-        "train_triplets": len(train_ds),
+        "train_triplets": _count(train_ds),
     }
     step = 0
     resume_path = out / "resume.pt" if cfg.resume == "auto" else Path(cfg.resume) if cfg.resume else None
@@ -271,7 +283,7 @@ def _run(cfg: RunConfig, info: D.DistInfo) -> int:
     )
 
     def do_validate(at: int) -> None:
-        if val_ds is None or len(val_ds) == 0:
+        if val_ds is None or _count(val_ds) == 0:
             return
         res = validate(trainer, val_ds, info, cfg.val_batch_size or batch)
         log.event("val", step=at, epoch=at / steps_per_epoch, **res)
@@ -302,7 +314,7 @@ def _run(cfg: RunConfig, info: D.DistInfo) -> int:
             batch_size=batch,
             sampler=sampler,
             num_workers=workers,
-            # VapourSynth's thread pool does not survive fork(): workers start fresh and open their own sources
+            # VapourSynth's thread pool does not survive fork(): workers start fresh, open their own sources
             multiprocessing_context="spawn" if workers > 0 else None,
             drop_last=True,
             pin_memory=info.device.type == "cuda",
@@ -324,7 +336,7 @@ def _run(cfg: RunConfig, info: D.DistInfo) -> int:
                     step=step,
                     epoch=epoch,
                     lr=lr,
-                    **dict(zip(keys, avg)),
+                    **dict(zip(keys, avg, strict=True)),
                     steps_per_s=rate,
                     samples_per_s=rate * samples_per_step,
                     skipped_steps=trainer.skipped_steps,
@@ -351,7 +363,8 @@ def _run(cfg: RunConfig, info: D.DistInfo) -> int:
         weights=str(out / "flownet.pkl"),
     )
     log.note(
-        f"{'finished' if step >= total else 'stopped'} at step {step}/{total}; weights {out / 'flownet.pkl'}, "
+        f"{'finished' if step >= total else 'stopped'} at step {step}/{total}; "
+        f"weights {out / 'flownet.pkl'}, "
         f"resume file {out / 'resume.pt'}"
     )
     return 0

@@ -48,7 +48,7 @@ def laplacian_pyramid(img: torch.Tensor, levels: int) -> list[torch.Tensor]:
         if min(cur.shape[-2:]) < 4:
             break
         down = _blur(cur, kernel)[..., ::2, ::2]
-        pyr.append(cur - _upsample(down, kernel, cur.shape[-2:]))
+        pyr.append(cur - _upsample(down, kernel, (cur.shape[-2], cur.shape[-1])))
         cur = down
     pyr.append(cur)
     return pyr
@@ -62,14 +62,15 @@ def laplacian_l1(pred: torch.Tensor, target: torch.Tensor, levels: int = 5) -> t
     """
     pred, target = pred.float(), target.float()
     pp, pt = laplacian_pyramid(pred, levels), laplacian_pyramid(target, levels)
-    return sum((a - b).abs().mean() for a, b in zip(pp, pt))  # type: ignore[return-value]
+    return sum((a - b).abs().mean() for a, b in zip(pp, pt, strict=True))  # type: ignore[return-value]
 
 
 # Census (ternary) transform, the feature-consistency term. Each pixel is described by the signs of its
-# differences to the neighbours in a patch, softened so the loss has a gradient: d / sqrt(eps + d^2). Two images
-# agree when their local patterns agree, whatever their brightness: an offset or a gain in the prediction costs
-# nothing, misplaced structure (ghosting, doubled edges, texture smeared by a blend) costs the most. It is the
-# photometric term of the optical-flow literature (UnFlow, ARFlow), robust where L1 is not.
+# differences to the neighbours in a patch, softened so the loss has a gradient: d / sqrt(eps + d^2). Two
+# images agree when their local patterns agree, whatever their brightness: an offset in the prediction costs
+# nothing (a gain next to nothing), misplaced structure (ghosting, doubled edges, texture smeared by a blend)
+# costs the most. It is the photometric term of the optical-flow literature (UnFlow, ARFlow), robust where L1
+# is not.
 CENSUS_PATCH = 7  # pixels per side of the neighbourhood
 CENSUS_EPS = 0.81  # softness of the sign, in grey levels squared (0.9 of an 8-bit grey level)
 CENSUS_DIST_EPS = 0.1  # robust (Geman-McClure-like) distance between two descriptors
@@ -135,7 +136,7 @@ def distillation(
     teacher_flow = teacher_flow.detach().float()
     teacher_err = (teacher_frame.detach().float() - gt).abs().mean(1, keepdim=True)
     total = gt.new_zeros(())
-    for flow, frame in zip(student_flows, student_frames):
+    for flow, frame in zip(student_flows, student_frames, strict=True):
         worse = ((frame.detach().float() - gt).abs().mean(1, keepdim=True) > teacher_err + margin).float()
         dist = ((teacher_flow - flow.float()) ** 2).mean(1, keepdim=True).add(1e-6).sqrt()
         total = total + (dist * worse).mean()

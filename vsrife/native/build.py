@@ -24,6 +24,7 @@ import argparse
 import errno
 import filecmp
 import json
+import mmap
 import os
 import shutil
 import subprocess
@@ -216,8 +217,9 @@ def probe(paths: list[Path]) -> list[PluginFile]:
 def _is_ours(path: Path) -> bool:
     """Whether ``path`` is a build of this shim (its identifier is in the file; no loading needed)."""
     try:
-        return IDENTIFIER.encode() + b"\0" in path.read_bytes()
-    except OSError:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            return m.find(IDENTIFIER.encode() + b"\0") != -1
+    except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
         return False
 
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
 from .registry import MODELS, VERSIONS, get_spec
 
@@ -84,6 +87,36 @@ def cmd_native(args: argparse.Namespace) -> int:
     return build.main(argv, prog="vsrife native")
 
 
+def open_source(path: str, workdir: Path) -> tuple[Any, Path | None]:
+    """Open a video with bestsource, which writes its timestamps while it indexes the file (no extra decode).
+    Returns the clip and, when the file has a variable frame rate, the timecode file for ``RIFE(timecodes=)``
+    (bestsource reports a VFR file as its mean rate, so its own fps cannot tell)."""
+    import vapoursynth as vs
+
+    from .timecodes import is_constant_rate, read_timecodes
+
+    tc = workdir / "timecodes.txt"
+    try:
+        clip = vs.core.bs.VideoSource(path, timecodes=str(tc))
+    except vs.Error:  # bestsource refuses timecodes when a frame has no timestamp (raw streams): CFR then
+        return vs.core.bs.VideoSource(path), None
+    if clip.num_frames < 2 or not tc.is_file():
+        return clip, None
+    stamps = read_timecodes(tc, clip.num_frames)
+    if is_constant_rate(stamps) and clip.fps_num:
+        return clip, None
+    _err(f"{path}: variable frame rate: resampling by the file's timestamps")
+    return clip, tc
+
+
+def trim_timecodes(tc: Path, frames: int) -> Path:
+    """The first ``frames`` timestamps of a v2 file (plus the next one as the end), beside it."""
+    lines = tc.read_text().splitlines()
+    out = tc.with_name("timecodes-trimmed.txt")
+    out.write_text("\n".join(lines[: frames + 2]) + "\n")
+    return out
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
     """Source (bestsource) -> RIFE -> y4m on stdout, or encoded by ffmpeg (x265) with the source's audio."""
     import shutil
@@ -97,13 +130,15 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     core = vs.core
     if args.threads:
         core.num_threads = args.threads
+    tc_dir = tempfile.TemporaryDirectory(prefix="vsrife-")
     try:
-        clip = core.bs.VideoSource(args.input)
-    except (vs.Error, AttributeError) as e:
+        clip, timecodes = open_source(args.input, Path(tc_dir.name))
+    except (vs.Error, AttributeError, ValueError) as e:
         _err(f"vsrife interpolate: cannot open {args.input}: {e}")
         return 2
     if args.frames:
         clip = clip[: args.frames]
+        timecodes = None if timecodes is None else trim_timecodes(timecodes, args.frames)
     try:
         out = RIFE(
             clip,
@@ -116,10 +151,13 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             sc=not args.no_sc,
             device=args.device,
             precision=args.precision,
+            timecodes=None if timecodes is None else str(timecodes),
         )
     except vs.Error as e:
         _err(f"vsrife interpolate: {e}")
         return 2
+    finally:
+        tc_dir.cleanup()  # the filter has read the timestamps while it was built
     _err(
         f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps "
         f"-> {out.num_frames} frames at {out.fps} fps"

@@ -37,12 +37,11 @@ def _environment_active() -> bool:
         return False
 
 
-def register(token: int, shim_path: str | None = None) -> str | None:
+def register(token: int) -> str | None:
     """Called by the shim: hands :func:`_rife` to the pending ``rife.RIFE`` call identified by ``token``.
 
     It goes to the current environment's core; the shim checks that this is the core it was called on.
-    Returns a message for the caller when there is no environment to register in. ``shim_path`` is the
-    calling library's path (for messages).
+    Returns a message for the caller when there is no environment to register in.
     """
     if not _environment_active():
         return NO_ENVIRONMENT_MSG

@@ -302,7 +302,7 @@ static void arm_shutdown_guard(const PyApi *py) {
     py->Py_DecRef(atexit);
 }
 
-/* Asks the Python side to register its callable: vsrife.vsplugin.register(token, path). It returns None,
+/* Asks the Python side to register its callable: vsrife.vsplugin.register(token). It returns None,
  * or a message (str) when it cannot reach the calling core. Returns 0 and fills err on failure. */
 static int python_handshake(const PyApi *py, int64_t token, char *err, size_t errsize) {
     int ok = 0;
@@ -324,8 +324,7 @@ static int python_handshake(const PyApi *py, int64_t token, char *err, size_t er
     }
     PyObject *fn = py->PyObject_GetAttrString(mod, "register");
     PyObject *arg = fn ? py->PyLong_FromLongLong((long long)token) : NULL;
-    PyObject *path = arg ? py->PyUnicode_FromString(own_path()) : NULL;
-    PyObject *res = path ? py->PyObject_CallFunctionObjArgs(fn, arg, path, NULL) : NULL;
+    PyObject *res = arg ? py->PyObject_CallFunctionObjArgs(fn, arg, NULL) : NULL;
     if (!res) {
         char pyerr[1024];
         format_python_error(py, pyerr, sizeof(pyerr));
@@ -340,7 +339,6 @@ static int python_handshake(const PyApi *py, int64_t token, char *err, size_t er
         }
     }
     py->Py_DecRef(res);
-    py->Py_DecRef(path);
     py->Py_DecRef(arg);
     py->Py_DecRef(fn);
     py->Py_DecRef(mod);

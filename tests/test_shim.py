@@ -548,7 +548,7 @@ def test_install_never_overwrites_a_foreign_file_of_its_name(tmp_path, fake_ncnn
 
 
 def test_load_report_names_the_owner_and_the_displaced_plugin(tmp_path, fake_ncnn, shim_build):
-    """Both in one folder (a bundle update dropped the ncnn plugin next to ours): the report reads the core."""
+    """Both in one folder (a bundle update put the ncnn plugin next to ours): the report reads the core."""
     box = make_sandbox(tmp_path)
     build.install(box.plugins, shim_build.parent)
     rival = box.plugins / "librife.so"

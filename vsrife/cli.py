@@ -66,7 +66,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def plugin_report() -> list[str]:
-    """Who owns ``core.rife`` (from the core's own plugin list) and other ``rife`` plugins in the plugin folder."""
+    """Who owns ``core.rife`` (from the core's own plugin list), and other ``rife`` plugins in its folder."""
     try:
         from .native.build import default_plugin_dir, rivals
         from .vsplugin import check

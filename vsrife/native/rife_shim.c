@@ -20,14 +20,31 @@
  * No VSFunction outlives the call, so no reference keeps a core alive, and the
  * handshake is per thread and per call (nested calls are fine). If the Python
  * environment's core is not C (a host calling rife.RIFE outside its script, or a
- * second copy of this library), nothing matches and the call fails clearly.
+ * second copy of this library), nothing matches and the call fails clearly; if no
+ * environment is active at all (a host calling after evaluating its script through
+ * VSScript), register() returns the message to report.
+ *
+ * Errors: the callable's error text is passed on untouched. VapourSynth R81 marks a
+ * BaseException that escaped a Python callable with "[VS_PY_EXC_ID:n]" and re-raises
+ * the original object (KeyboardInterrupt, SystemExit) in the calling script when it
+ * sees the marker, so the text must not be rewritten.
+ *
+ * Shutdown: a thread that takes the GIL after Python started finalizing is ended
+ * with pthread_exit, whose forced unwinding through VapourSynth's C++ frames calls
+ * std::terminate (abort, exit 134). Checking Py_IsFinalizing first races, so
+ * vsplugin registers an atexit handler (it runs before finalization starts, while
+ * other threads still run normally) that calls vsrife_shim_close(): from then on
+ * new calls are refused without touching Python, and the handler waits (GIL
+ * released) until calls already in flight have returned.
  */
 
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "VapourSynth4.h"
 
@@ -39,6 +56,16 @@
     "initialized Python interpreter, so the PyTorch implementation cannot run here. Use "     \
     "vsrife.RIFE from Python or run the script with vspipe."
 
+#define ERR_SHUTDOWN                                                                           \
+    "rife: RIFE was called while Python is shutting down (from a daemon thread at interpreter " \
+    "exit?); the call is refused because Python can no longer run it safely. Join the thread "  \
+    "before the script ends."
+
+#define ERR_OTHER_CORE                                                                          \
+    "rife: RIFE was called on a core that is not the core of the current VapourSynth Python "   \
+    "environment (by a host, outside its script?), so it cannot reach vsrife's Python "        \
+    "implementation. Call it from the script itself, or use vsrife.RIFE from Python."
+
 /* ---------------------------------------------------------------------------
  * Python C API, looked up at run time.
  * ------------------------------------------------------------------------- */
@@ -48,12 +75,14 @@ typedef struct _object PyObject;
 typedef struct PyApi {
     int (*Py_IsInitialized)(void);
     int (*Py_IsFinalizing)(void); /* optional: Py_IsFinalizing (3.13+) or _Py_IsFinalizing */
+    int (*PyGILState_Check)(void); /* optional */
     int (*PyGILState_Ensure)(void); /* returns the PyGILState_STATE enum */
     void (*PyGILState_Release)(int);
     PyObject *(*PyImport_ImportModule)(const char *);
     PyObject *(*PyObject_GetAttrString)(PyObject *, const char *);
     PyObject *(*PyObject_CallFunctionObjArgs)(PyObject *, ...);
     PyObject *(*PyLong_FromLongLong)(long long);
+    PyObject *(*PyUnicode_FromString)(const char *);
     PyObject *(*PyObject_Str)(PyObject *);
     const char *(*PyUnicode_AsUTF8)(PyObject *);
     PyObject *(*PyErr_Occurred)(void);
@@ -107,6 +136,7 @@ static int load_python_api(PyApi *py) {
     LOAD(PyObject_GetAttrString);
     LOAD(PyObject_CallFunctionObjArgs);
     LOAD(PyLong_FromLongLong);
+    LOAD(PyUnicode_FromString);
     LOAD(PyObject_Str);
     LOAD(PyUnicode_AsUTF8);
     LOAD(PyErr_Occurred);
@@ -118,6 +148,7 @@ static int load_python_api(PyApi *py) {
     *(void **)(&py->Py_IsFinalizing) = lookup(handle, "Py_IsFinalizing");
     if (!py->Py_IsFinalizing)
         *(void **)(&py->Py_IsFinalizing) = lookup(handle, "_Py_IsFinalizing");
+    *(void **)(&py->PyGILState_Check) = lookup(handle, "PyGILState_Check");
     /* The handle (if any) is deliberately kept: libpython stays loaded anyway. */
     return 1;
 }
@@ -155,6 +186,37 @@ static void format_python_error(const PyApi *py, char *buf, size_t size) {
     py->Py_DecRef(type);
     py->Py_DecRef(value);
     py->Py_DecRef(tb);
+}
+
+/* ---------------------------------------------------------------------------
+ * Shutdown: refuse new calls once Python is about to finalize.
+ * ------------------------------------------------------------------------- */
+
+static atomic_int closing = 0;  /* set once by vsrife_shim_close(); never cleared */
+static atomic_int inflight = 0; /* rife.RIFE calls between entry and return */
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+static atomic_int armed = 0;   /* the atexit handler is registered */
+
+/* Called at interpreter exit by the atexit handler (through ctypes, so without the GIL): refuses new
+ * calls and waits up to timeout_ms for the calls in flight to return. Returns how many still are. */
+SHIM_EXPORT int vsrife_shim_close(int timeout_ms) {
+    atomic_store(&closing, 1);
+    struct timespec step = {0, 2 * 1000 * 1000};
+    for (int waited = 0; atomic_load(&inflight) > 0 && waited < timeout_ms; waited += 2)
+        nanosleep(&step, NULL);
+    int left = atomic_load(&inflight);
+    if (left)
+        fprintf(stderr,
+                "rife: %d core.rife.RIFE call(s) still running in other threads %d s after interpreter exit "
+                "began; the process may abort\n",
+                left, timeout_ms / 1000);
+    return left;
+}
+
+SHIM_EXPORT int vsrife_shim_closed(void) {
+    return atomic_load(&closing);
 }
 
 /* ---------------------------------------------------------------------------
@@ -199,17 +261,65 @@ static void VS_CC registerCallback(const VSMap *in, VSMap *out, void *userData, 
  * rife.RIFE
  * ------------------------------------------------------------------------- */
 
-/* Asks the Python side to register its callable. Returns 0 and fills err on failure. */
+/* The path of this library (for messages and for vsplugin's atexit handler). */
+static const char *own_path(void) {
+    Dl_info info;
+    if (dladdr((void *)&own_path, &info) && info.dli_fname)
+        return info.dli_fname;
+    return "libvsrife_shim.so";
+}
+
+#define SHUTDOWN_WAIT_MS 30000 /* how long interpreter exit waits for calls running in other threads */
+
+/* Registers atexit.register(ctypes.CDLL(<this library>).vsrife_shim_close, SHUTDOWN_WAIT_MS) once per
+ * process. atexit handlers run before Python starts finalizing, while other threads still run normally.
+ * Needs the GIL; nothing of vsrife is imported (that would import torch into every core). */
+static void arm_shutdown_guard(const PyApi *py) {
+    if (atomic_exchange(&armed, 1))
+        return;
+    PyObject *atexit = py->PyImport_ImportModule("atexit");
+    PyObject *ctypes = atexit ? py->PyImport_ImportModule("ctypes") : NULL;
+    PyObject *cdll = ctypes ? py->PyObject_GetAttrString(ctypes, "CDLL") : NULL;
+    PyObject *path = cdll ? py->PyUnicode_FromString(own_path()) : NULL;
+    PyObject *lib = path ? py->PyObject_CallFunctionObjArgs(cdll, path, NULL) : NULL;
+    PyObject *fn = lib ? py->PyObject_GetAttrString(lib, "vsrife_shim_close") : NULL;
+    PyObject *reg = fn ? py->PyObject_GetAttrString(atexit, "register") : NULL;
+    PyObject *ms = reg ? py->PyLong_FromLongLong(SHUTDOWN_WAIT_MS) : NULL;
+    PyObject *res = ms ? py->PyObject_CallFunctionObjArgs(reg, fn, ms, NULL) : NULL;
+    if (!res) {
+        if (py->PyErr_Occurred())
+            py->PyErr_Clear();
+        atomic_store(&armed, 0); /* try again on the next call */
+    }
+    py->Py_DecRef(res);
+    py->Py_DecRef(ms);
+    py->Py_DecRef(reg);
+    py->Py_DecRef(fn);
+    py->Py_DecRef(lib);
+    py->Py_DecRef(path);
+    py->Py_DecRef(cdll);
+    py->Py_DecRef(ctypes);
+    py->Py_DecRef(atexit);
+}
+
+/* Asks the Python side to register its callable: vsrife.vsplugin.register(token). It returns None,
+ * or a message (str) when it cannot reach the calling core. Returns 0 and fills err on failure. */
 static int python_handshake(const PyApi *py, int64_t token, char *err, size_t errsize) {
     int ok = 0;
     int gil = py->PyGILState_Ensure();
+    arm_shutdown_guard(py);
     PyObject *mod = py->PyImport_ImportModule("vsrife.vsplugin");
     if (!mod) {
         char pyerr[1024];
         format_python_error(py, pyerr, sizeof(pyerr));
-        snprintf(err, errsize,
-                 "rife: cannot import vsrife.vsplugin in this process's Python (%s). Is vsrife "
-                 "installed for the Python that runs VapourSynth?", pyerr);
+        if (strstr(pyerr, "No module named 'vsrife"))
+            snprintf(err, errsize,
+                     "rife: vsrife is not installed for the Python that runs VapourSynth (%s). If it was "
+                     "uninstalled, this library (%s) was left behind and still holds the rife namespace: "
+                     "delete it (next time run `vsrife native uninstall` before `pip uninstall vsrife`).",
+                     pyerr, own_path());
+        else
+            snprintf(err, errsize, "rife: cannot import vsrife.vsplugin in this process's Python (%s)", pyerr);
         goto done;
     }
     PyObject *fn = py->PyObject_GetAttrString(mod, "register");
@@ -220,7 +330,13 @@ static int python_handshake(const PyApi *py, int64_t token, char *err, size_t er
         format_python_error(py, pyerr, sizeof(pyerr));
         snprintf(err, errsize, "rife: vsrife.vsplugin.register() failed: %s", pyerr);
     } else {
-        ok = 1;
+        const char *msg = py->PyUnicode_AsUTF8(res); /* fails (and sets an error) for None */
+        if (msg) {
+            snprintf(err, errsize, "%s", msg);
+        } else {
+            py->PyErr_Clear();
+            ok = 1;
+        }
     }
     py->Py_DecRef(res);
     py->Py_DecRef(arg);
@@ -231,70 +347,14 @@ done:
     return ok;
 }
 
-/* For "...Traceback...\nvapoursynth.Error: msg\n" returns "msg" (the last non-empty line without
- * the exception's module prefix); any other text is returned unchanged. */
-static const char *last_line(const char *text, char *buf, size_t size) {
-    if (!strstr(text, "Traceback (most recent call last)"))
-        return text;
-    const char *end = text + strlen(text);
-    while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
-        end--;
-    const char *start = end;
-    while (start > text && start[-1] != '\n')
-        start--;
-    static const char prefix[] = "vapoursynth.Error: ";
-    if ((size_t)(end - start) >= sizeof(prefix) - 1 && !strncmp(start, prefix, sizeof(prefix) - 1))
-        start += sizeof(prefix) - 1;
-    if (start == end)
-        return text;
-    snprintf(buf, size, "%.*s", (int)(end - start), start);
-    return buf;
-}
-
-static void VS_CC rifeCreate(const VSMap *in, VSMap *out, void *userData, VSCore *core, const VSAPI *vsapi) {
-    (void)userData;
-    PyApi py;
-    char err[2048];
-
-    if (!load_python_api(&py) || !py.Py_IsInitialized() ||
-        (py.Py_IsFinalizing && py.Py_IsFinalizing())) {
-        vsapi->mapSetError(out, ERR_NO_PYTHON);
-        return;
-    }
-
-    Handshake hs = {(int64_t)(intptr_t)&hs, core, NULL, NULL};
-    Handshake *saved = pending;
-    pending = &hs;
-    int ok = python_handshake(&py, hs.token, err, sizeof(err));
-    pending = saved;
-
-    if (!ok) {
-        if (hs.func)
-            vsapi->freeFunction(hs.func);
-        vsapi->mapSetError(out, err);
-        return;
-    }
-    if (!hs.func || hs.func_core != core) {
-        if (hs.func)
-            vsapi->freeFunction(hs.func);
-        vsapi->mapSetError(out,
-                           "rife: RIFE was called on a core that is not the core of the current "
-                           "VapourSynth Python environment (by a host, outside its script?), so it cannot "
-                           "reach vsrife's Python implementation. Call it from the script itself, or use "
-                           "vsrife.RIFE from Python.");
-        return;
-    }
-
-    /* The GIL is not held here; the VapourSynth Python module takes it itself. */
-    VSMap *ret = vsapi->createMap();
-    vsapi->callFunction(hs.func, in, ret);
-    vsapi->freeFunction(hs.func);
-
+/* Copies the callable's result (or error) to out. */
+static void take_result(const VSMap *ret, VSMap *out, const VSAPI *vsapi) {
     const char *e = vsapi->mapGetError(ret);
     if (e) {
-        /* An exception escaped the Python callable: VapourSynth reports it as a traceback text. */
-        char last[2048];
-        vsapi->mapSetError(out, last_line(e, last, sizeof(last)));
+        /* An exception escaped the Python callable. Passed on untouched: the text may carry
+         * VapourSynth's [VS_PY_EXC_ID:n] marker, which re-raises the original exception in the
+         * calling script, and otherwise it is the whole message. */
+        vsapi->mapSetError(out, e);
     } else if (vsapi->mapGetType(ret, "error") == ptData) {
         /* The Python callable reports errors as {"error": message}: no traceback for users. */
         int derr = 0;
@@ -314,7 +374,58 @@ static void VS_CC rifeCreate(const VSMap *in, VSMap *out, void *userData, VSCore
         else
             vsapi->mapConsumeNode(out, "clip", node, maReplace);
     }
+}
+
+static void rife_call(const VSMap *in, VSMap *out, VSCore *core, const VSAPI *vsapi) {
+    PyApi py;
+    char err[2048];
+
+    if (!load_python_api(&py) || !py.Py_IsInitialized()) {
+        vsapi->mapSetError(out, ERR_NO_PYTHON);
+        return;
+    }
+    if (py.Py_IsFinalizing && py.Py_IsFinalizing()) {
+        vsapi->mapSetError(out, ERR_SHUTDOWN);
+        return;
+    }
+
+    Handshake hs = {(int64_t)(intptr_t)&hs, core, NULL, NULL};
+    Handshake *saved = pending;
+    pending = &hs;
+    int ok = python_handshake(&py, hs.token, err, sizeof(err));
+    pending = saved;
+
+    if (!ok) {
+        if (hs.func)
+            vsapi->freeFunction(hs.func);
+        vsapi->mapSetError(out, err);
+        return;
+    }
+    if (!hs.func || hs.func_core != core) {
+        if (hs.func)
+            vsapi->freeFunction(hs.func);
+        vsapi->mapSetError(out, ERR_OTHER_CORE);
+        return;
+    }
+
+    /* The GIL is not held here; the VapourSynth Python module takes it itself. */
+    VSMap *ret = vsapi->createMap();
+    vsapi->callFunction(hs.func, in, ret);
+    vsapi->freeFunction(hs.func);
+    take_result(ret, out, vsapi);
     vsapi->freeMap(ret);
+}
+
+static void VS_CC rifeCreate(const VSMap *in, VSMap *out, void *userData, VSCore *core, const VSAPI *vsapi) {
+    (void)userData;
+    /* Counted before closing is read, and vsrife_shim_close sets closing before it reads the count
+     * (both sequentially consistent): either this call is refused or the atexit handler waits for it. */
+    atomic_fetch_add(&inflight, 1);
+    if (atomic_load(&closing))
+        vsapi->mapSetError(out, ERR_SHUTDOWN);
+    else
+        rife_call(in, out, core, vsapi);
+    atomic_fetch_sub(&inflight, 1);
 }
 
 VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI *vspapi) {
@@ -323,4 +434,11 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI
     /* "any": every keyword is forwarded untouched and validated by vsrife.filter.RIFE. */
     vspapi->registerFunction("RIFE", "clip:vnode;any", "clip:vnode;", rifeCreate, NULL, plugin);
     vspapi->registerFunction("ShimRegister", "func:func;token:int:opt;", "", registerCallback, NULL, plugin);
+
+    /* A core created from Python (a script, vspipe) loads this library with the GIL held: arm the shutdown
+     * guard now, so it is in place even when the first call comes from a thread at interpreter exit. */
+    PyApi py;
+    if (load_python_api(&py) && py.Py_IsInitialized() && py.PyGILState_Check && py.PyGILState_Check() &&
+        !(py.Py_IsFinalizing && py.Py_IsFinalizing()))
+        arm_shutdown_guard(&py);
 }

@@ -113,9 +113,10 @@ class RIFE_HDv3:
         net = self.flownet
         levels = net.forward_levels(img0, img1, t, f0, f1, scale, ensemble, all_levels=False)
         flow, mask = levels.flows[-1], levels.masks[-1]
-        warped0 = net.warp(img0.clamp(0.0, 1.0), flow[:, :2])
-        warped1 = net.warp(img1.clamp(0.0, 1.0), flow[:, 2:4])
-        conf = confidence(warped0, warped1, mask, flow, timestep.float().flatten(), height, width)
+        img0, img1 = img0.clamp(0.0, 1.0), img1.clamp(0.0, 1.0)
+        warped0 = net.warp(img0, flow[:, :2])
+        warped1 = net.warp(img1, flow[:, 2:4])
+        conf = confidence(img0, img1, warped0, warped1, mask, flow, timestep.float().flatten(), height, width)
         return levels.output, conf
 
     def inference(

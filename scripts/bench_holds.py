@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import subprocess
@@ -32,9 +33,9 @@ import vapoursynth as vs
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_scenecut import find_bikes  # noqa: E402
-from vsrife.filter import RIFE  # noqa: E402
-from vsrife.holds import HOLD_THRESHOLD, hold_difference, hold_thumbnail  # noqa: E402
+from scripts.bench_scenecut import find_bikes
+from vsrife.filter import RIFE
+from vsrife.holds import HOLD_THRESHOLD, hold_difference, hold_thumbnail
 
 core = vs.core
 CACHE = ROOT / ".cache" / "bench_holds"
@@ -87,7 +88,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def hold_diffs(clip: vs.VideoNode) -> list[float]:
     """hold_difference of every consecutive pair of a YUV clip."""
     thumbs = [hold_thumbnail([np.asarray(f[0])], False, 255.0) for f in clip.frames()]
-    return [hold_difference(a, b) for a, b in zip(thumbs, thumbs[1:], strict=False)]
+    return [hold_difference(a, b) for a, b in itertools.pairwise(thumbs)]
 
 
 def on_twos(width: int, height: int, frames: int, model: str) -> dict[str, object]:

@@ -157,6 +157,8 @@ def _shifted(clip: vs.VideoNode, offset: int) -> vs.VideoNode:
     last = clip.num_frames - 1
     if offset == 0:
         return clip
+    if abs(offset) > last:  # further than the clip is long: every frame clamps to the same end
+        return clip[last if offset > 0 else 0] * clip.num_frames
     if offset > 0:
         return clip[offset:] + clip[last] * offset
     return clip[0] * (-offset) + clip[: last + 1 + offset]

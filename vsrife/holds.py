@@ -31,8 +31,8 @@ __all__ = ["HOLD_CELLS", "HOLD_THRESHOLD", "MAX_SCAN", "drawing_span", "hold_dif
 HOLD_CELLS = 64
 #: Largest cell difference (0..1 luma) between a frame and the previous one for it to be a hold.
 HOLD_THRESHOLD = 0.02
-#: Frames scanned each way from a frame to find its drawing's first frame and the next drawing: the longest
-#: hold recognised is MAX_SCAN frames (on sixes). Bounds the frames the filter requests per output frame.
+#: The longest hold recognised: a drawing shown for up to MAX_SCAN frames (on sixes); longer ones are stills.
+#: Bounds the frames scanned each way, hence the frames the filter requests per output frame.
 MAX_SCAN = 6
 
 _LUMA = (0.2126, 0.7152, 0.0722)
@@ -70,19 +70,22 @@ def drawing_span(
 
     ``start`` is the first frame of the drawing that frame ``index`` shows, ``next_start`` the first frame of
     the next drawing (None when the drawing lasts to the end of the clip, frame ``last``). ``holds(k)`` tells
-    whether frame k (1 <= k <= last) repeats frame k-1. None when either end lies more than ``scan`` frames
-    away (a still: left alone).
+    whether frame k (1 <= k <= last) repeats frame k-1. None when the drawing is shown for more than ``scan``
+    frames (a still: left alone), which every frame of it finds alike, with ``holds`` called for frames
+    ``index - scan + 1`` to ``index + scan`` at most.
     """
     start = index
     while start > 0 and holds(start):
+        start -= 1
         if index - start >= scan:
             return None
-        start -= 1
     nxt = index + 1
     while nxt <= last and holds(nxt):
-        if nxt - index >= scan:
-            return None
         nxt += 1
+        if nxt - start > scan:
+            return None
+    if nxt - start > scan:
+        return None
     return start, (nxt if nxt <= last else None)
 
 

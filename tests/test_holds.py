@@ -171,3 +171,22 @@ def test_low_confidence_shows_the_nearest_source_frame_at_a_jump_cut(carphone_pa
     off = RIFE(clip, model="4.0", factor_num=2, sc=False, sc_confidence=0)
     assert off.get_frame(5).props["_RIFEConfidence"] == pytest.approx(conf[5], abs=1e-6)
     assert not same(off.get_frame(5), clip.get_frame(2))
+
+
+def test_dedup_same_frames_on_the_cycle_path_and_the_per_frame_path(carphone_path, v40_weights, monkeypatch):
+    """Drawings are found per output frame when it is requested, by either path: the same frames."""
+    import vsrife.filter
+
+    src = core.bs.VideoSource(str(carphone_path), cachemode=0)
+    clip = core.std.Splice([src[k] for k in (10, 10, 12, 12, 14, 14)])
+    kwargs: dict = {"model": "4.0", "factor_num": 3, "factor_den": 2, "dedup": True}
+    cyc = RIFE(clip, **kwargs)
+    monkeypatch.setattr(vsrife.filter, "CYCLE_LIMIT", 0)
+    per = RIFE(clip, **kwargs)
+    assert cyc.num_frames == per.num_frames == 9
+    for n in range(cyc.num_frames):
+        a, b = cyc.get_frame(n), per.get_frame(n)
+        assert same(a, b), n
+        assert dict(a.props) == dict(b.props)
+    assert same(cyc.get_frame(0), clip.get_frame(0)) and same(cyc.get_frame(3), clip.get_frame(2))
+    assert not same(cyc.get_frame(1), clip.get_frame(0))  # source time 2/3, on the hold of drawing 0

@@ -348,9 +348,9 @@ def _renderer(
         if not sel.dedup:
             return None if pos.exact else (cur, cur + 1, pos.t)
         span = drawing_span(pos.index, last, holds(frames, pos.index))
-        if span is None or span[1] is None:  # a still, or the last drawing: nothing to move towards
+        start, nxt = span if span is not None else (pos.index, None)
+        if nxt is None:  # a still, or the last drawing: nothing to move towards
             return None if pos.exact else (cur, cur + 1, pos.t)
-        start, nxt = span
         if pos.exact and start == pos.index:
             return None
         return start - pos.index + cur, nxt - pos.index + cur, retime(pos.index, pos.t, start, nxt)

@@ -159,13 +159,14 @@ def test_equal_rate_needs_dedup(carphone_path, v40_weights) -> None:
 
 def test_low_confidence_shows_the_nearest_source_frame_at_a_jump_cut(carphone_path, v40_weights) -> None:
     src = small(carphone_path, 0, 100, 176, 144)
-    clip = src[0:3] + src[70:73]  # the same shot 2.8 s later: a jump cut between frames 2 and 3
-    out = RIFE(clip, model="4.0", factor_num=2, sc=False, sc_confidence=0.85)
+    clip = src[15:18] + src[75:78]  # the same shot 2.4 s later: a jump cut between frames 2 and 3
+    floor = 0.95  # this jump scores about 0.9 at this size, the motion around it about 1.0
+    out = RIFE(clip, model="4.0", factor_num=2, sc=False, sc_confidence=floor)
     conf = {n: out.get_frame(n).props["_RIFEConfidence"] for n in range(1, 10, 2)}
-    assert conf[5] < 0.85, conf  # the pair (2, 3)
+    assert conf[5] < floor, conf  # the pair (2, 3)
     assert same(out.get_frame(5), clip.get_frame(2))
     for n in (1, 3, 7, 9):
-        assert conf[n] >= 0.85, conf
+        assert conf[n] >= floor, conf
         assert not same(out.get_frame(n), clip.get_frame(n // 2))
     # with the floor at 0 the blend is shown, confidence still attached
     off = RIFE(clip, model="4.0", factor_num=2, sc=False, sc_confidence=0)

@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.bench_scenecut import find_bikes, prf
-from vsrife.evidence import DEFAULT_SC_CONFIDENCE
+from vsrife.evidence import JUMP_CUT_CONFIDENCE
 from vsrife.model import RIFE_HDv3
 from vsrife.scenecut import SceneCutDetector, thumbnail
 
@@ -374,7 +374,7 @@ def run_set(name: str, segs: list[Segment], threshold: float, use_transnet: bool
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sets", default="dev,heldout")
-    ap.add_argument("--sc-confidence", type=float, default=DEFAULT_SC_CONFIDENCE)
+    ap.add_argument("--sc-confidence", type=float, default=JUMP_CUT_CONFIDENCE)
     ap.add_argument("--no-transnet", action="store_true")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)

@@ -7,7 +7,7 @@ import pytest
 import torch
 import vapoursynth as vs
 
-from vsrife.evidence import DEFAULT_SC_CONFIDENCE
+from vsrife.evidence import JUMP_CUT_CONFIDENCE
 from vsrife.model import RIFE_HDv3
 
 
@@ -44,5 +44,5 @@ def test_confidence_tells_motion_from_a_jump_cut(model, bbb_path) -> None:
     _, motion = run(model, f0, f1, 0.3)
     _, jump = run(model, f0, f40)
     assert same == 1.0
-    assert motion >= DEFAULT_SC_CONFIDENCE, motion
-    assert jump < DEFAULT_SC_CONFIDENCE, jump
+    assert motion >= JUMP_CUT_CONFIDENCE, motion
+    assert jump < JUMP_CUT_CONFIDENCE, jump

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Held drawings (``dedup=True``) on real footage: the hold threshold, animation on twos, and live action.
 
-1. **On twos.** Big Buck Bunny (25 fps) is reduced to ``--size``; frames 0, 2, 4, ... are kept and each shown
-   twice, then the clip is encoded with x264 at crf 18 (so the holds differ by coding noise) and decoded again.
+1. **On twos.** Big Buck Bunny (25 fps) is reduced to ``--size``; frames 0, 2, 4, ... are kept and each
+   shown twice, then the clip is encoded with x264 at crf 18 (so the holds differ by coding noise) and
+   decoded again.
    ``RIFE(twos, fps=25, dedup=True)`` should rebuild the dropped odd frames: PSNR (RGB, 8 bit) at the odd
    positions against the original frames. The baseline ``dedup=False`` cannot run at an equal rate; it shows
-   the source frames unchanged, i.e. the held copy of the previous drawing, so its figure is the PSNR of those.
+   the source frames unchanged (the held copy of the previous drawing), so its figure is the PSNR of those.
 2. **Hold threshold.** :func:`vsrife.holds.hold_difference` of the encoded holds and of the encoded drawing
    changes, and of consecutive frames of live action (carphone, bikes), encoded the same way.
 3. **Live action.** ``RIFE(clip, factor_num=2)`` with and without dedup on carphone and bikes: how many

@@ -1,4 +1,4 @@
-"""Held drawings (dedup=True) and the model's confidence (sc_confidence, _RIFEConfidence) on small real clips."""
+"""Held drawings (dedup=True) and the model's confidence (sc_confidence, _RIFEConfidence) on real clips."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from vsrife.holds import HOLD_THRESHOLD, MAX_SCAN, drawing_span, hold_difference
 core = vs.core
 
 
-# --- pure functions ------------------------------------------------------------------------------------------
+# --- pure functions -----------------------------------------------------------------------------------------
 
 
 def spans_of(pattern: str) -> list[tuple[int, int | None] | None]:
@@ -59,7 +59,7 @@ def test_hold_difference_ignores_noise_but_not_a_small_moving_object() -> None:
     assert hold_difference(t[0], t[2]) > 5 * HOLD_THRESHOLD
 
 
-# --- real clips ----------------------------------------------------------------------------------------------
+# --- real clips ---------------------------------------------------------------------------------------------
 
 
 def encode(node: vs.VideoNode, path: Path) -> vs.VideoNode:

@@ -114,4 +114,5 @@ def confidence(
     bad = (disagree | inconsistent | huge).float()
     floor = _MIN_CHANGED * weight[0].numel()
     share = (weight * bad).sum((1, 2, 3)) / changed.float().sum((1, 2, 3)).clamp_min(floor)
-    return 1 - share
+    result: torch.Tensor = 1 - share
+    return result

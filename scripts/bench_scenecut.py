@@ -26,6 +26,8 @@ Usage::
 
     .venv/bin/python scripts/bench_scenecut.py [--size 640x360] [--json out.json] [--bikes PATH]
     .venv/bin/python scripts/bench_scenecut.py --random 11,12,13,14,15,16,17,18,19,20 --no-timing
+    .venv/bin/python scripts/bench_scenecut.py --jump [--json out.json]   # scripts/bench_jumpcuts.py: jump
+        cuts and hard negatives; thumbnail detector, the model's confidence, both, and TransNetV2
 
 The material is built by ``tests/scenecut_material.py``, shared with ``tests/test_scenecut.py`` (a smaller
 variant there).
@@ -179,6 +181,12 @@ def time_pairs(device: str, width: int = 1280, height: int = 720, reps: int = 30
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if "--jump" in argv:  # jump cuts and hard negatives, with the model's confidence and TransNetV2
+        from scripts.bench_jumpcuts import main as jump_main
+
+        return jump_main([a for a in argv if a != "--jump"])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", default="640x360", help="common frame size of the material (default 640x360)")
     ap.add_argument("--small", action="store_true", help="the small material of the unit tests")

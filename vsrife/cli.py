@@ -172,6 +172,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             scale=args.scale,
             ensemble=args.ensemble,
             sc=not args.no_sc,
+            sc_confidence=args.sc_confidence,
+            dedup=args.dedup,
             device=args.device,
             precision=args.precision,
             timecodes=None if timecodes is None else str(timecodes),
@@ -265,6 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--scale", default="1.0", help="0.25, 0.5, 1, 2, 4 or auto")
     it.add_argument("--ensemble", action="store_true")
     it.add_argument("--no-sc", action="store_true", help="interpolate across scene cuts too")
+    it.add_argument(
+        "--sc-confidence",
+        type=float,
+        help="nearest source frame where the model's confidence is lower (0..1; 0.88 catches jump cuts)",
+    )
+    it.add_argument(
+        "--dedup", action="store_true", help="held drawings (anime on twos): interpolate between drawings"
+    )
     it.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
     it.add_argument("--precision", help="fp32, fp16, bf16")
     it.add_argument("--frames", type=int, help="only the first N source frames")

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .colour import ColourSpec, planes_to_rgb, rgb_to_planes
+from .holds import MAX_SCAN, hold_thumbnail
 from .model import RIFE_HDv3
 from .scenecut import SceneCutDetector, thumbnail
 
@@ -77,6 +78,11 @@ class Engine:
         # keyed by everything the prepared frame depends on: the source frame and the colour spec it was
         # converted with (the model and the settings are fixed per engine)
         self.cache: BoundedCache[tuple[int, ColourSpec], Prepared] = BoundedCache(settings.cache_size)
+        # Held-drawing thumbnails (a few KiB each) for the scans of dedup=True, keyed by the source frame and
+        # how its planes are read (RGB or luma first, code value peak).
+        self.holds: BoundedCache[tuple[int, bool, float], np.ndarray] = BoundedCache(
+            4 * settings.cache_size + 4 * MAX_SCAN
+        )
         # One network call at a time: torch already spreads each call over every core (or the whole GPU);
         # concurrent calls from VapourSynth's threads would only oversubscribe the cores.
         self._net_lock = threading.Lock()
@@ -112,6 +118,37 @@ class Engine:
                 out = self.model.interpolate(
                     a.rgb, b.rgb, ts, a.features, b.features, self.settings.scale, self.settings.ensemble
                 )
-            rgb = out[:, :, :height, :width].float()
-            planes = rgb_to_planes(rgb, spec)
-            return [p.reshape(p.shape[-2:]).cpu().numpy() for p in planes]
+            return self._planes(out, spec, height, width)
+
+    def interpolate_checked(
+        self, a: Prepared, b: Prepared, t: float, spec: ColourSpec, height: int, width: int, floor: float
+    ) -> tuple[list[np.ndarray] | None, float]:
+        """:meth:`interpolate` (the same planes) and the frame's confidence
+        (:func:`vsrife.evidence.confidence`); the planes are None when the confidence is below ``floor``."""
+        with torch.inference_mode():
+            ts = torch.tensor([t], dtype=torch.float32)
+            with self._net_lock:
+                out, conf = self.model.interpolate_with_confidence(
+                    a.rgb,
+                    b.rgb,
+                    ts,
+                    a.features,
+                    b.features,
+                    self.settings.scale,
+                    self.settings.ensemble,
+                    height,
+                    width,
+                )
+            value = float(conf[0])
+            if value < floor:
+                return None, value
+            return self._planes(out, spec, height, width), value
+
+    @staticmethod
+    def _planes(out: torch.Tensor, spec: ColourSpec, height: int, width: int) -> list[np.ndarray]:
+        planes = rgb_to_planes(out[:, :, :height, :width].float(), spec)
+        return [p.reshape(p.shape[-2:]).cpu().numpy() for p in planes]
+
+    def hold_thumbnail(self, index: int, planes: Sequence[np.ndarray], rgb: bool, peak: float) -> np.ndarray:
+        """:func:`vsrife.holds.hold_thumbnail` of source frame ``index``, cached."""
+        return self.holds.get((index, rgb, peak), lambda: hold_thumbnail(list(planes), rgb, peak))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -20,6 +21,8 @@ from .backend import resolve_backend
 from .colour import ColourSpec, spec_from_format
 from .engine import Engine, EngineSettings, Prepared
 from .errors import VsrifeError
+from .evidence import DEFAULT_SC_CONFIDENCE
+from .holds import HOLD_THRESHOLD, MAX_SCAN, drawing_span, hold_difference, retime
 from .loading import default_version, load_model
 from .model import check_ensemble
 from .registry import SCALES, get_spec
@@ -107,6 +110,8 @@ def _shifted(clip: vs.VideoNode, offset: int) -> vs.VideoNode:
     last = clip.num_frames - 1
     if offset == 0:
         return clip
+    if abs(offset) > last:  # further than the clip is long: every frame clamps to the same end
+        return clip[last if offset > 0 else 0] * clip.num_frames
     if offset > 0:
         return clip[offset:] + clip[last] * offset
     return clip[0] * (-offset) + clip[: last + 1 + offset]
@@ -124,6 +129,8 @@ def RIFE(
     ensemble: bool = False,
     sc: bool = True,
     sc_threshold: float | None = None,
+    sc_confidence: float | None = None,
+    dedup: bool = False,
     device: str | None = None,
     precision: str | None = None,
     weights: str | None = None,
@@ -143,6 +150,14 @@ def RIFE(
     :param ensemble: average forward and backward estimates (releases before 4.21).
     :param sc: never interpolate across scene cuts (built-in detection; _SceneChangeNext/Prev props win).
     :param sc_threshold: scene-cut threshold in (0, 1]; default of vsrife.scenecut.
+    :param sc_confidence: in [0, 1]: an interpolated frame whose confidence (the share of what changed that
+        the model explains without blending two disagreeing pictures, see vsrife.evidence) is lower shows the
+        nearest source frame instead, as at a cut (catches jump cuts; vsrife.evidence.JUMP_CUT_CONFIDENCE,
+        0.88, is the measured choice, with false cuts in complex motion). Default 0: off. Every interpolated
+        frame carries its confidence as the frame property _RIFEConfidence.
+    :param dedup: treat runs of near-identical source frames (held drawings, "on twos") as one drawing shown
+        at the time of its first frame and interpolate between consecutive drawings at their true times
+        (see vsrife.holds). The output rate may then equal the input rate. Cuts win over holds.
     :param device: "cpu", "cuda", "cuda:N"; default CUDA when available.
     :param precision: "fp32", "fp16", "bf16"; default fp16 on CUDA; on the CPU bf16 where it has native bf16,
         else fp32 (the model API's CPU default is fp32; see vsrife.backend).
@@ -167,6 +182,8 @@ def RIFE(
             ensemble,
             sc,
             sc_threshold,
+            sc_confidence,
+            dedup,
             device,
             precision,
             weights,
@@ -189,6 +206,8 @@ def _rife(
     ensemble: Any,
     sc: Any,
     sc_threshold: Any,
+    sc_confidence: Any,
+    dedup: Any,
     device: Any,
     precision: Any,
     weights: Any,
@@ -200,10 +219,12 @@ def _rife(
     spec = get_spec(default_version() if model is None else _text(model))
     use_ensemble = check_ensemble(spec, _flag(ensemble, "ensemble"))
     use_sc = _flag(sc, "sc")
+    use_dedup = _flag(dedup, "dedup")
+    floor = _confidence_floor(sc_confidence)
     scale_f = pick_scale(scale, clip.width, clip.height)
     vfr = clip.fps_num == 0 or clip.fps_den == 0
     fps_in = None if vfr else Fraction(clip.fps_num, clip.fps_den)
-    fps_out = target_rate(fps_in, _text(fps), fps_num, fps_den, factor_num, factor_den)
+    fps_out = target_rate(fps_in, _text(fps), fps_num, fps_den, factor_num, factor_den, allow_equal=use_dedup)
     detector = SceneCutDetector(sc_threshold) if sc_threshold is not None else SceneCutDetector()
     spec_from_format(clip.format, clip.width, clip.height, {})
     timeline = _timeline(clip, fps_in, fps_out, timecodes)
@@ -220,7 +241,32 @@ def _rife(
             scale_f, use_ensemble, detector if use_sc else None, cache_size=16 + 2 * vs.core.num_threads
         ),
     )
-    return _build(clip, timeline, engine, use_sc)
+    return _build(clip, timeline, engine, Selection(use_sc, floor, use_dedup))
+
+
+def _confidence_floor(value: Any) -> float:
+    if value is None:
+        return DEFAULT_SC_CONFIDENCE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise VsrifeError(f"sc_confidence must be a number in [0, 1] (0 turns it off); got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the renderer may show instead of interpolating."""
+
+    sc: bool  # detect scene cuts (and honour _SceneChangeNext/Prev)
+    floor: float  # sc_confidence: below it, the nearest source frame
+    dedup: bool  # interpolate between held drawings
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        """Source frames (relative to an output frame's own) the renderer sees: the cut window n-1 .. n+2, and
+        with dedup the scans of :func:`vsrife.holds.drawing_span` plus one frame on either side."""
+        if self.dedup:
+            return tuple(range(-MAX_SCAN - 1, MAX_SCAN + 3))
+        return (-1, 0, 1, 2) if self.sc else (0, 1)
 
 
 # Rate ratios whose pattern repeats within this many output frames are selected by VapourSynth itself
@@ -239,18 +285,18 @@ def _bounded(node: vs.VideoNode) -> vs.VideoNode:
     return node
 
 
-def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, use_sc: bool) -> vs.VideoNode:
+def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, sel: Selection) -> vs.VideoNode:
     """The output clip. Building costs the same for any length: nothing is listed per output frame."""
     fps_out = timeline.fps_out
     n_out = timeline.length
-    offsets = (-1, 0, 1, 2) if use_sc else (0, 1)
+    offsets = sel.offsets
     cur = offsets.index(0)
     src = _bounded(clip.std.SetFrameProps(_DurationNum=fps_out.denominator, _DurationDen=fps_out.numerator))
     shifted = [_shifted(src, off) for off in offsets]
     base = vs.core.std.BlankClip(
         clip, length=n_out, fpsnum=fps_out.numerator, fpsden=fps_out.denominator, keep=True
     )
-    render = _renderer(clip, timeline, engine, offsets, use_sc)
+    render = _renderer(clip, timeline, engine, sel)
     if isinstance(timeline, CFRTimeline) and timeline.cycle[1] <= CYCLE_LIMIT:
         p, _ = timeline.cycle
         repeats = 2 if p == 1 else 1  # SelectEvery needs a cycle of 2 or more source frames
@@ -268,12 +314,17 @@ def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, use_sc: bool)
 
 
 def _renderer(
-    clip: vs.VideoNode, timeline: Timeline, engine: Engine, offsets: tuple[int, ...], use_sc: bool
+    clip: vs.VideoNode, timeline: Timeline, engine: Engine, sel: Selection
 ) -> Callable[[int, list[vs.VideoFrame] | vs.VideoFrame], vs.VideoFrame]:
-    """``render(n, frames)``: output frame n from the source frames at ``offsets`` around its position."""
+    """``render(n, frames)``: output frame n from the source frames at ``sel.offsets`` around its position."""
+    offsets = sel.offsets
     cur = offsets.index(0)
     height, width = clip.height, clip.width
     last = clip.num_frames - 1
+    fmt = clip.format
+    assert fmt is not None
+    is_rgb = fmt.color_family == vs.RGB
+    peak = 1.0 if fmt.sample_type == vs.FLOAT else float((1 << fmt.bits_per_sample) - 1)
 
     def spec_of(frame: vs.VideoFrame) -> ColourSpec:
         return spec_from_format(frame.format, width, height, frame.props)
@@ -284,35 +335,67 @@ def _renderer(
     def prepare(frame: vs.VideoFrame, index: int) -> Prepared:
         return engine.prepare(min(max(index, 0), last), planes(frame), spec_of(frame))
 
-    def is_cut(frames: list[vs.VideoFrame], index: int) -> bool:
-        a, b = frames[cur], frames[cur + 1]
+    def is_cut(frames: list[vs.VideoFrame], index: int, a: int, b: int) -> bool:
+        """A cut between the window's frames ``a`` and ``b`` (source frames index + offsets[a], ...)."""
+        fa, fb = frames[a], frames[b]
         marked = [
-            v for v in (a.props.get("_SceneChangeNext"), b.props.get("_SceneChangePrev")) if v is not None
+            v for v in (fa.props.get("_SceneChangeNext"), fb.props.get("_SceneChangePrev")) if v is not None
         ]
         if marked:
             return any(bool(v) for v in marked)
-        window = [prepare(f, index + off) for f, off in zip(frames, offsets, strict=True)]
+        picks = (max(a - 1, 0), a, b, min(b + 1, len(frames) - 1))
+        window = [prepare(frames[k], index + offsets[k]) for k in picks]
         return engine.is_cut(window)
+
+    def holds(frames: list[vs.VideoFrame], index: int) -> Callable[[int], bool]:
+        def thumb(k: int) -> np.ndarray:
+            return engine.hold_thumbnail(k, planes(frames[k - index + cur]), is_rgb, peak)
+
+        return lambda k: hold_difference(thumb(k - 1), thumb(k)) < HOLD_THRESHOLD
+
+    def choose(frames: list[vs.VideoFrame], pos: Position) -> tuple[int, int, Fraction] | None:
+        """Window indices of the two frames to interpolate between and the timestep; None: pass through."""
+        if not sel.dedup:
+            return None if pos.exact else (cur, cur + 1, pos.t)
+        span = drawing_span(pos.index, last, holds(frames, pos.index))
+        start, nxt = span if span is not None else (pos.index, None)
+        if nxt is None:  # a still, or the last drawing: nothing to move towards
+            return None if pos.exact else (cur, cur + 1, pos.t)
+        if pos.exact and start == pos.index:
+            return None
+        return start - pos.index + cur, nxt - pos.index + cur, retime(pos.index, pos.t, start, nxt)
+
+    def shown(frame: vs.VideoFrame, confidence: float | None) -> vs.VideoFrame:
+        if confidence is None:
+            return frame
+        out = frame.copy()
+        out.props["_RIFEConfidence"] = confidence
+        return out
 
     def render(n: int, f: list[vs.VideoFrame] | vs.VideoFrame) -> vs.VideoFrame:
         frames = f if isinstance(f, list) else [f]
         pos: Position = timeline.locate(n)
-        a = frames[cur]
-        if pos.exact:
-            return a
-        b = frames[cur + 1]
-        if use_sc and is_cut(frames, pos.index):
-            return a if pos.t <= Fraction(1, 2) else b
+        choice = choose(frames, pos)
+        if choice is None:
+            return frames[cur]
+        ia, ib, t = choice
+        a, b = frames[ia], frames[ib]
+        nearest = a if t <= Fraction(1, 2) else b
+        if sel.sc and is_cut(frames, pos.index, ia, ib):
+            return nearest
         pa, pb = planes(a), planes(b)
         if all(np.array_equal(x, y) for x, y in zip(pa, pb, strict=True)):
             return a  # identical neighbours (a still or a duplicate): nothing to interpolate
         spec = spec_of(a)
-        pre_a = engine.prepare(pos.index, pa, spec)
-        pre_b = engine.prepare(pos.index + 1, pb, spec)
-        out_planes = engine.interpolate(pre_a, pre_b, float(pos.t), spec, height, width)
+        pre_a = engine.prepare(pos.index + offsets[ia], pa, spec)
+        pre_b = engine.prepare(pos.index + offsets[ib], pb, spec)
+        out_planes, conf = engine.interpolate_checked(pre_a, pre_b, float(t), spec, height, width, sel.floor)
+        if out_planes is None:
+            return shown(nearest, conf)
         fout = a.copy()
         for p, data in enumerate(out_planes):
             np.copyto(np.asarray(fout[p]), data)
+        fout.props["_RIFEConfidence"] = conf
         return fout
 
     return render

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from .backend import Backend, resolve_backend
 from .errors import VsrifeError, WeightsError
+from .evidence import confidence
 from .ifnet import IFNet
 from .registry import DEFAULT_VERSION, SCALES, ModelSpec, get_spec
 from .weights import find_weights, load_for, missing_weights_message
@@ -101,6 +102,31 @@ class RIFE_HDv3:
         t = timestep.to(self.device, self.dtype).view(-1, 1, 1, 1).expand(b, 1, h, w)
         out: torch.Tensor = self.flownet(img0, img1, t, f0, f1, scale=scale, ensemble=ensemble)
         return out
+
+    def interpolate_with_confidence(
+        self,
+        img0: torch.Tensor,
+        img1: torch.Tensor,
+        timestep: torch.Tensor,
+        f0: torch.Tensor | None,
+        f1: torch.Tensor | None,
+        scale: float,
+        ensemble: bool,
+        height: int,
+        width: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`interpolate` (the same frame, bit for bit) and its :func:`vsrife.evidence.confidence` [B]
+        over the picture ``height`` x ``width`` inside the padding."""
+        b, _, h, w = img0.shape
+        t = timestep.to(self.device, self.dtype).view(-1, 1, 1, 1).expand(b, 1, h, w)
+        net = self.flownet
+        levels = net.forward_levels(img0, img1, t, f0, f1, scale, ensemble, all_levels=False)
+        flow, mask = levels.flows[-1], levels.masks[-1]
+        img0, img1 = img0.clamp(0.0, 1.0), img1.clamp(0.0, 1.0)
+        warped0 = net.warp(img0, flow[:, :2])
+        warped1 = net.warp(img1, flow[:, 2:4])
+        conf = confidence(img0, img1, warped0, warped1, mask, flow, timestep.float().flatten(), height, width)
+        return levels.output, conf
 
     def inference(
         self,

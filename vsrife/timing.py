@@ -163,9 +163,11 @@ def target_rate(
     fps_den: int | None = None,
     factor_num: int | None = None,
     factor_den: int | None = None,
+    allow_equal: bool = False,
 ) -> Fraction:
     """The output rate from the user's arguments (fps, fps_num/fps_den, or factor_num/factor_den; default 2x).
-    ``fps_in`` is None for variable-rate sources, which need an explicit rate. Raises VsrifeError."""
+    ``fps_in`` is None for variable-rate sources, which need an explicit rate. ``allow_equal``: the input rate
+    itself is allowed (smoothing held drawings). Raises VsrifeError."""
     given_fps = fps is not None or fps_num is not None or fps_den is not None
     given_factor = factor_num is not None or factor_den is not None
     if given_fps and given_factor:
@@ -186,15 +188,19 @@ def target_rate(
             )
         num = _positive_int(factor_num if factor_num is not None else 2, "factor_num")
         den = _positive_int(factor_den if factor_den is not None else 1, "factor_den")
-        if Fraction(num, den) <= 1:
-            raise VsrifeError(f"factor_num/factor_den must be greater than 1; got {num}/{den}")
+        if Fraction(num, den) < 1 or (Fraction(num, den) == 1 and not allow_equal):
+            least = "at least 1 (with dedup)" if allow_equal else "greater than 1"
+            raise VsrifeError(f"factor_num/factor_den must be {least}; got {num}/{den}")
         out = fps_in * Fraction(num, den)
-    if fps_in is not None and out <= fps_in:
-        raise VsrifeError(
-            f"fps must be higher than the clip's {_show(fps_in)} fps; got {_show(out)}. RIFE only adds "
-            f"frames: to lower the rate, drop frames instead (e.g. std.SelectEvery, or std.AssumeFPS for a "
-            f"speed change)"
+    if fps_in is not None and (out < fps_in or (out == fps_in and not allow_equal)):
+        least = "at least" if allow_equal else "higher than"
+        hint = (
+            "the same rate is allowed with dedup=True (smoothing held drawings)"
+            if out == fps_in
+            else "RIFE only adds frames: to lower the rate, drop frames instead (e.g. std.SelectEvery, or "
+            "std.AssumeFPS for a speed change)"
         )
+        raise VsrifeError(f"fps must be {least} the clip's {_show(fps_in)} fps; got {_show(out)}. {hint}")
     return out
 
 

@@ -127,7 +127,6 @@ def frame_md5s(path: Path) -> list[str]:
 def audio_md5(path: Path) -> str:
     r = subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a", "-f", "md5", "-"],
-        check=False,
         capture_output=True,
         text=True,
         check=True,
@@ -138,7 +137,6 @@ def audio_md5(path: Path) -> str:
 def duration(path: Path) -> float:
     r = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-        check=False,
         capture_output=True,
         text=True,
         check=True,

@@ -356,3 +356,20 @@ def test_interrupted_job_renders_only_missing_segments(sample, tmp_path):
         else:
             assert s["run"] == 2 and s["started"] >= interrupted_at
     assert frame_md5s(out) == ref
+
+
+@pytestmark_ffmpeg
+@pytest.mark.slow
+def test_devices_run_one_worker_per_device_without_ray(sample, tmp_path):
+    src, ref = sample
+    out = tmp_path / "out.mkv"
+    r = subprocess.run(
+        [*VSRIFE, str(src), "-o", str(out), *COMMON, "--devices", "cpu,cpu", "--threads", "1"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    assert frame_md5s(out) == ref
+    assert manifest_of(out)["complete"] and "segments 4 done" in r.stderr

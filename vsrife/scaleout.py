@@ -493,6 +493,11 @@ def _run_devices(job: _Job, fa: FilterArgs, enc: EncodeArgs, placement: Placemen
                     job.failed_segment(s.index, _first_line(e), attempts[s.index])
                 submit(device)
             job.draw()
+    except BaseException:
+        for pool in pools.values():  # stop the segments in flight now (their partial files are removed)
+            for p in list(getattr(pool, "_processes", {}).values()):
+                p.terminate()
+        raise
     finally:
         for pool in pools.values():
             pool.shutdown(wait=True, cancel_futures=True)

@@ -60,6 +60,25 @@ def test_first_frame_at_a_source_index():
         assert locate(n) >= i and locate(n - 1) < i
 
 
+def test_a_boundary_moves_to_a_real_cut(carphone_path, bbb_path):
+    import vapoursynth as vs
+
+    from vsrife.filter import output_timeline
+    from vsrife.scaleout import find_cuts
+
+    core = vs.core
+    a = core.bs.VideoSource(str(carphone_path))[:40]
+    b = core.bs.VideoSource(str(bbb_path))[:40].resize.Bicubic(a.width, a.height, format=a.format.id)
+    clip = a + b.std.AssumeFPS(a)  # a hard cut between source frames 39 and 40
+    timeline = output_timeline(clip, fps=60)
+    cut = first_frame_at(lambda n: timeline.locate(n).index, timeline.length, 40)
+    assert (timeline.length, cut) == (161, 81)
+    target = 70  # one nominal boundary, at output frame 70; the cut is 11 frames later
+    assert find_cuts(clip, timeline, cut_windows(timeline.length, target)) == [cut]
+    segs = plan_segments(timeline.length, target, [cut])
+    assert [(s.start, s.end) for s in segs] == [(0, 81), (81, 161)]
+
+
 def test_manifest_round_trip_and_verify(tmp_path: Path):
     m = mf.Manifest.new({"input": "x"}, plan_segments(100, 30))
     seg = tmp_path / "seg-00000.mkv"

@@ -351,7 +351,7 @@ class _Job:
         self.progress.draw(done, len(self.live), finished, self.failed, len(segs))
 
 
-def _ray_init(placement: Placement, threads: int, gpus: bool) -> Any:
+def _ray_init(placement: Placement, threads: int) -> Any:
     if placement.ray_address is None:
         # A local cluster listens on 127.0.0.1 only: Ray then takes the loopback address as the node's
         # (read when ray is imported, so it is set first; the cluster's processes inherit it).
@@ -367,18 +367,14 @@ def _ray_init(placement: Placement, threads: int, gpus: bool) -> Any:
         ray.init(address=placement.ray_address, **common)
     else:
         workers = placement.workers or 1
-        ray.init(
-            num_cpus=workers * threads,
-            num_gpus=workers if gpus else 0,
-            object_store_memory=LOCAL_OBJECT_STORE,
-            **common,
-        )
+        # GPUs are found by Ray itself: a task asking for one waits until one is free
+        ray.init(num_cpus=workers * threads, object_store_memory=LOCAL_OBJECT_STORE, **common)
     return ray
 
 
 def _run_ray(job: _Job, fa: FilterArgs, enc: EncodeArgs, placement: Placement, threads: int) -> None:
     gpus = (fa.device or "").startswith("cuda")
-    ray = _ray_init(placement, threads, gpus)
+    ray = _ray_init(placement, threads)
     try:
 
         @ray.remote(num_cpus=0)

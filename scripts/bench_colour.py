@@ -22,6 +22,7 @@ import torch
 import vapoursynth as vs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from vsrife.backend import resolve_backend
 from vsrife.colour import ColourSpec, planes_to_rgb, rgb_to_planes, spec_from_format
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,13 +95,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", default=str(ROOT / "assets" / "bigbuckbunny.mp4"))
     ap.add_argument("--frame", type=int, default=60)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--formats", nargs="*", default=FORMATS)
     ap.add_argument("--json", type=Path, help="write the rows as JSON here")
     args = ap.parse_args()
 
-    device = torch.device(args.device)
+    device = resolve_backend(args.device, purpose="model").device
     src = vs.core.bs.VideoSource(args.video)
     rows = [bench(f, src, args.frame, device, args.repeat) for f in args.formats]
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
+from vsrife.colour import default_matrix
 from vsrife.scenecut import thumbnail
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,7 +126,10 @@ class Sources:
         }
         if bikes:
             self.raw["bikes"] = core.bs.VideoSource(bikes)
-        self.matrix = {k: ("709" if c.height >= 576 else "170m") for k, c in self.raw.items()}
+        # zimg matrix names of vsrife.colour's rule for untagged sources
+        self.matrix = {
+            k: {1: "709", 6: "170m"}[default_matrix(c.width, c.height)] for k, c in self.raw.items()
+        }
 
     def _convert(self, src: str, n0: int, n1: int, crop: Crop | None) -> vs.VideoNode:
         c = self.raw[src]

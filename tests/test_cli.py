@@ -19,6 +19,7 @@ def test_list_reports_plugin_and_weights(v40_weights):
     assert str(v40_weights) in r.stderr and "4.26.heavy" in r.stderr
 
 
+@pytest.mark.slow
 def test_interpolate_to_y4m_on_stdout(carphone_path):
     r = subprocess.run(
         [
@@ -45,6 +46,7 @@ def test_interpolate_to_y4m_on_stdout(carphone_path):
     assert b"-> 11 frames at 60 fps" in r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg missing")
 def test_interpolate_to_file(tmp_path, carphone_path):
     out = tmp_path / "out.mkv"
@@ -96,6 +98,7 @@ def test_interpolate_to_file(tmp_path, carphone_path):
     assert int(stream["nb_read_frames"]) == 15
 
 
+@pytest.mark.slow
 def test_interpolate_errors(tmp_path, carphone_path):
     r = subprocess.run(
         [*VSRIFE, "interpolate", str(carphone_path), "-o", "-", "--fps", "24", "--model", "4.0"],
@@ -124,6 +127,7 @@ def test_interpolate_errors(tmp_path, carphone_path):
     assert r.returncode == 2 and "--factor must look like 2 or 5/2" in r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg missing")
 def test_interpolate_resamples_a_vfr_file_by_its_timestamps(tmp_path, carphone_path):
     """A real VFR Matroska file (20 frames at 30 fps, then 20 at 15 fps): bestsource reports its mean rate,

@@ -199,6 +199,7 @@ def test_subsampled_round_trip_beats_vapoursynth(vs, src, fmt_name) -> None:
     assert [p.dtype for p in back] == [p.dtype for p in planes]
 
 
+@pytest.mark.slow
 def test_siting_is_honoured(vs, src) -> None:
     """Our 4:2:0 upsampling equals zimg's Spline36 for every _ChromaLocation; a wrong siting is clearly worse,
     in the RGB and in the round trip."""
@@ -346,6 +347,7 @@ def test_rounding_clamping_and_shapes() -> None:
         planes_to_rgb([y16, u16, v16[:, :1]], spec)
 
 
+@pytest.mark.slow
 def test_batch_equals_single_frames(vs, src) -> None:
     (a, spec), (b, _) = grab(src, 10), grab(src, FRAME)
     batch = [torch.cat([x, y]) for x, y in zip(a, b, strict=True)]

@@ -90,6 +90,7 @@ def test_sha256_mismatch(server, tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_cli_download(server, tmp_path):
     r = subprocess.run(
         [

@@ -17,6 +17,8 @@ from .conftest import random_official_state
 
 H, W = 100, 150  # not a multiple of anything: padding and crop are exercised
 
+pytestmark = pytest.mark.slow
+
 
 def reference_output(oracle_module, state, spec, pair, t, scale, ensemble):
     """What vs-rife computes: pad right/bottom, grid, per-frame encoder features, IFNet, crop."""

@@ -9,6 +9,7 @@ blend, by a margin (:func:`assert_interpolated`). A filter that copies or blends
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -229,8 +230,30 @@ def test_clear_errors(carphone, make, kwargs, match):
 
 def test_missing_weights_say_how_to_download(carphone, tmp_path, monkeypatch):
     monkeypatch.setenv("VSRIFE_MODEL_DIR", str(tmp_path))
-    with pytest.raises(vs.Error, match=r"RIFE: weights for model 4\.22 .* `vsrife download 4\.22`"):
+    with pytest.raises(vs.Error, match=r"RIFE: weights for model 4\.22 .* `vsrife download 4\.22`") as info:
         RIFE(carphone[:4], model="4.22")
+    msg = str(info.value)
+    assert "weights=" in msg and "load_weights" not in msg and "\n" not in msg
+
+
+def test_weights_errors_are_one_line_of_ours(carphone, tmp_path):
+    """A directory, an HTML page and a cut-off file given as weights=: one line each, prefixed once."""
+    html = tmp_path / "flownet.pkl"
+    html.write_text("<!DOCTYPE html><html><body>404</body></html>")
+    cut = tmp_path / "cut.pkl"
+    cut.write_bytes(
+        (Path(__file__).resolve().parent.parent / "weights" / "flownet_v4.0.pkl").read_bytes()[:4096]
+    )
+    cases = [
+        (tmp_path, r"^RIFE: weights='.*' is a directory; pass the file itself, e\.g\. .*flownet_v4\.0\.pkl$"),
+        (html, r"^RIFE: .*flownet\.pkl is not a PyTorch checkpoint \(it is an HTML/XML page"),
+        (cut, r"^RIFE: .*cut\.pkl is truncated"),
+    ]
+    for weights, match in cases:
+        with pytest.raises(vs.Error, match=match) as info:
+            RIFE(carphone[:4], model="4.0", weights=str(weights))
+        msg = str(info.value)
+        assert "\n" not in msg and "weights_only" not in msg and msg.count("RIFE:") == 1, msg
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the error where CUDA is absent")

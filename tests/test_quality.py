@@ -12,6 +12,8 @@ from vsrife import RIFE_HDv3
 
 from .conftest import psnr
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def bbb_rgb(bbb_path):

@@ -94,6 +94,7 @@ def test_unknown_version_error_lists_choices():
     assert get_spec("v4.25").version == "4.25"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ["4.0", "4.6", "4.15.lite", "4.22", "4.25", "4.25.lite", "4.26.heavy"])
 def test_every_scale_runs_on_odd_sizes(version):
     """Padding to modulo/scale (never more) is enough for every pyramid at every scale."""

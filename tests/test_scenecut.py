@@ -180,6 +180,7 @@ def spliced() -> tuple[ModuleType, object, list[bool]]:
     return bench, mat, found
 
 
+@pytest.mark.slow
 def test_spliced_material_is_labelled(spliced: tuple) -> None:
     _, mat, _ = spliced
     labels = set(mat.labels)
@@ -187,6 +188,7 @@ def test_spliced_material_is_labelled(spliced: tuple) -> None:
     assert mat.labels.count("cut") >= 8
 
 
+@pytest.mark.slow
 def test_all_hard_cuts_found(spliced: tuple) -> None:
     _, mat, found = spliced
     missed = [
@@ -195,6 +197,7 @@ def test_all_hard_cuts_found(spliced: tuple) -> None:
     assert not missed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["fade", "crossfade", "flash", "motion", "shot"])
 def test_no_cut_inside_distractors(spliced: tuple, kind: str) -> None:
     _, mat, found = spliced
@@ -204,6 +207,7 @@ def test_no_cut_inside_distractors(spliced: tuple, kind: str) -> None:
     assert not false
 
 
+@pytest.mark.slow
 def test_natural_cuts_of_bikes() -> None:
     """bikes.mp4: five real cuts, a fast pan and a car crossing close to the camera."""
     bench = _bench()

@@ -131,6 +131,7 @@ def ddp_run(tmp_path_factory, carphone_path, v40_weights) -> tuple[Path, subproc
     return out, proc
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_loss_falls_and_replicas_agree(ddp_run):
     out, proc = ddp_run
     assert proc.stdout == ""  # nothing on stdout, ever
@@ -157,6 +158,7 @@ def test_ddp_two_processes_loss_falls_and_replicas_agree(ddp_run):
     assert tr.teacher_loaded and state_hash(tr) == hashes[0]
 
 
+@pytest.mark.slow
 def test_ddp_checkpoint_is_official_layout(ddp_run, v40_weights):
     out, _ = ddp_run
     raw = torch.load(out / "flownet.pkl", map_location="cpu", weights_only=True)
@@ -173,6 +175,7 @@ def test_ddp_checkpoint_is_official_layout(ddp_run, v40_weights):
     RIFE_HDv3("4.0", device="cpu").load_weights(out / "flownet.pkl")
 
 
+@pytest.mark.slow
 def test_ddp_checkpoint_runs_in_the_filter(ddp_run, carphone_path, v40_weights):
     from vsrife.filter import RIFE
 
@@ -229,6 +232,7 @@ def _resume_args(carphone_path, v40_weights, out: Path) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(tmp_path, carphone_path, v40_weights):
     """The straight run is driven from Python (a RunConfig), the split one from the command line: both are the
     same run, and a resumed run continues exactly."""
@@ -353,6 +357,7 @@ def test_distillation_masks_and_gradients():
 # --- the wrapper and the teacher --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_teacher_layout_matches_the_40_file(v40_weights, bbb_batch):
     official = read_state_dict(v40_weights)
     tr = Trainer("4.0", weights=v40_weights, device="cpu")
@@ -367,6 +372,7 @@ def test_teacher_layout_matches_the_40_file(v40_weights, bbb_batch):
     assert teacher > student + 5, (student, teacher)
 
 
+@pytest.mark.slow
 def test_update_trains_and_eval_does_not(v40_weights, bbb_batch):
     torch.manual_seed(0)
     imgs, gt = bbb_batch
@@ -396,6 +402,7 @@ def test_update_trains_and_eval_does_not(v40_weights, bbb_batch):
         tr.update(imgs[..., :48], gt[..., :48], 1e-4)
 
 
+@pytest.mark.slow
 def test_other_release_trains_its_teacher_from_scratch(tmp_path, bbb_batch):
     """4.25 (encoder, block features, five levels): no teacher in any released file; it starts random,
     trains, and the checkpoint loads in the model API."""
@@ -506,6 +513,7 @@ def test_video_scene_cuts_are_skipped(carphone_path, bbb_path, tmp_path):
     assert ds.skipped["cut"] == 2 and all(not (i <= 7 < i + 2) for i in ds.windows)
 
 
+@pytest.mark.slow
 def test_png_round_trip_and_vimeo_layout(tmp_path, carphone_path):
     frames = VideoFrames(carphone_path, 0, 6).frames
     root = tmp_path / "vimeo_triplet"
@@ -583,6 +591,7 @@ def test_cli_errors_go_to_stderr(tmp_path, capsys):
     assert captured.out == "" and "--resume" in captured.err and "does not exist" in captured.err
 
 
+@pytest.mark.slow
 def test_bf16_autocast_on_cpu_and_fp16_needs_cuda(v40_weights, bbb_batch):
     imgs, gt = bbb_batch
     tr = Trainer("4.0", weights=v40_weights, device="cpu", config=TrainConfig(amp="bf16"))

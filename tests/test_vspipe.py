@@ -14,6 +14,8 @@ import pytest
 
 VSPIPE = Path(sys.executable).with_name("vspipe")
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.skipif(
     shutil.which("x265") is None or shutil.which("ffprobe") is None, reason="x265/ffprobe missing"

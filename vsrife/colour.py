@@ -44,6 +44,7 @@ from .errors import VsrifeError
 __all__ = [
     "MATRIX_COEFFS",
     "ColourSpec",
+    "default_matrix",
     "planes_to_rgb",
     "resolve_spec",
     "rgb_to_planes",
@@ -105,6 +106,12 @@ class ColourSpec:
         return shapes
 
 
+def default_matrix(width: int, height: int) -> int:
+    """The H.273 matrix of a YUV or GRAY frame without a usable ``_Matrix``: BT.709 (1) for HD, i.e. wider
+    than 1024 or taller than 576, else BT.601 (6). The one rule: the filter and training both use it."""
+    return 1 if (width > 1024 or height > 576) else 6
+
+
 def resolve_spec(
     family: str,
     bits: int,
@@ -155,7 +162,7 @@ def resolve_spec(
     if family == "rgb":
         mat = 0
     elif matrix is None or matrix == 2 or (family == "gray" and matrix == 0):
-        mat = 1 if (width > 1024 or height > 576) else 6
+        mat = default_matrix(width, height)
     elif matrix in MATRIX_COEFFS:
         mat = int(matrix)
     else:

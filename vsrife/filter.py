@@ -80,7 +80,7 @@ def _check_clip(clip: Any) -> vs.VideoNode:
 
 def _durations(clip: vs.VideoNode) -> list[Fraction]:
     """Per-frame durations of a variable-rate clip (reads every frame's props once)."""
-    log.info(
+    log.warning(
         "variable frame rate: reading %d frame durations (decodes the whole clip once; pass timecodes= with "
         "the source's timecode file to skip this, e.g. bs.VideoSource(..., timecodes='tc.txt'))",
         clip.num_frames,

@@ -388,7 +388,7 @@ def _renderer(
             return a  # identical neighbours (a still or a duplicate): nothing to interpolate
         spec = spec_of(a)
         pre_a = engine.prepare(pos.index + offsets[ia], pa, spec)
-        pre_b = engine.prepare(pos.index + offsets[ib], pb, spec)
+        pre_b = engine.prepare(pos.index + offsets[ib], pb, spec_of(b))  # each frame with its own tags
         out_planes, conf = engine.interpolate_checked(pre_a, pre_b, float(t), spec, height, width, sel.floor)
         if out_planes is None:
             return shown(nearest, conf)

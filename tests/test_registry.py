@@ -8,7 +8,44 @@ import torch
 from vsrife.ifnet import IFNet
 from vsrife.registry import MODELS, VERSIONS, get_spec
 
-EXPECTED = ["4.0", "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9", "4.10", "4.11", "4.12", "4.12.lite", "4.13", "4.13.lite", "4.14", "4.14.lite", "4.15", "4.15.lite", "4.16.lite", "4.17", "4.17.lite", "4.18", "4.19", "4.20", "4.21", "4.22", "4.22.lite", "4.23", "4.24", "4.25", "4.25.lite", "4.25.heavy", "4.26", "4.26.heavy"]
+EXPECTED = [
+    "4.0",
+    "4.1",
+    "4.2",
+    "4.3",
+    "4.4",
+    "4.5",
+    "4.6",
+    "4.7",
+    "4.8",
+    "4.9",
+    "4.10",
+    "4.11",
+    "4.12",
+    "4.12.lite",
+    "4.13",
+    "4.13.lite",
+    "4.14",
+    "4.14.lite",
+    "4.15",
+    "4.15.lite",
+    "4.16.lite",
+    "4.17",
+    "4.17.lite",
+    "4.18",
+    "4.19",
+    "4.20",
+    "4.21",
+    "4.22",
+    "4.22.lite",
+    "4.23",
+    "4.24",
+    "4.25",
+    "4.25.lite",
+    "4.25.heavy",
+    "4.26",
+    "4.26.heavy",
+]
 
 
 def test_all_releases_listed_once():
@@ -31,7 +68,9 @@ def test_padding_modulo_per_release():
     assert mods["4.25"] == mods["4.26"] == mods["4.25.heavy"] == mods["4.26.heavy"] == 64
     assert mods["4.25.lite"] == 128
     assert mods["4.6"] == mods["4.24"] == mods["4.13.lite"] == 32
-    assert mods["4.0"] == mods["4.1"] == 64  # the pyramid may double at run time
+    # 4.0/4.1 may double their pyramid at run time; the network pads that one step itself, so the frame pads to 32
+    # (bikes.mp4's 272 rows: 288, not 320; padding to 64 cost 0.14 dB there)
+    assert mods["4.0"] == mods["4.1"] == 32
     # divided by scale, never more than needed: 720p at scale 1 pads to 736 rows for 4.x (not 768)
     cfg = MODELS["4.22"].config
     assert (

@@ -58,11 +58,20 @@ class IFNetConfig:
     @property
     def modulo(self) -> int:
         """Input sizes must be multiples of this (at scale 1): the coarsest level is scaled by max(scales),
-        then by 4 inside the block. Releases that may double their pyramid at run time (4.0, 4.1) need twice that."""
-        return int(max(self.scales) * 4 * (2 if self.dynamic_rescale else 1))
+        then by 4 inside the block. 4.0/4.1 may double their pyramid at run time for very large motion; the
+        network pads for that one coarse step itself, so the frame is not padded further than it needs
+        (on bikes.mp4, 272 rows padded to 288 instead of 320: +0.14 dB; scripts/bench.py --quality)."""
+        return int(max(self.scales) * 4)
 
     def padding_multiple(self, scale: float) -> int:
         return max(1, math.ceil(self.modulo / scale))
+
+
+def _as_weights(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``x`` in the dtype and memory format of a conv ``weight``: each layer is fed what it computes in, and
+    oneDNN does not reorder between layers (the model is channels-last on the CPU, see IFNet.set_precision)."""
+    fmt = torch.contiguous_format if weight.is_contiguous() else torch.channels_last
+    return x.to(weight.dtype).contiguous(memory_format=fmt)
 
 
 def _act(kind: Activation, channels: int) -> nn.Module:
@@ -143,17 +152,32 @@ class IFBlock(nn.Module):
     def forward(
         self, x: torch.Tensor, flow: torch.Tensor | None, scale: float
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        x = F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear")
+        """Resampling in and out runs in fp32 whatever the weights' dtype: only the convolutions use it.
+        Flows are in pixels, and bf16 (8 significant bits) would round a 100 px flow to 0.5 px."""
+        x = F.interpolate(x.float(), scale_factor=1.0 / scale, mode="bilinear")
         if flow is not None:
-            flow = F.interpolate(flow, scale_factor=1.0 / scale, mode="bilinear") / scale
+            flow = F.interpolate(flow.float(), scale_factor=1.0 / scale, mode="bilinear") / scale
             x = torch.cat((x, flow), 1)
-        feat = self.conv0(x)
+        first, second = self.conv0[0], self.conv0[1]
+        feat = first(_as_weights(x, first[0].weight))
+        feat = second(_as_weights(feat, second[0].weight))
         feat = self.convblock(feat) + feat if self.skip else self.convblock(feat)
-        tmp = self.lastconv(feat)
+        tmp = self.lastconv(feat).float()
         up = scale if self.pixel_shuffle else scale * 2
         tmp = F.interpolate(tmp, scale_factor=up, mode="bilinear")
         features = tmp[:, 5 : 5 + self.block_features] if self.block_features else None
         return tmp[:, :4] * up, tmp[:, 4:5], features
+
+
+def _coarse_padded(block: IFBlock, x: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flow and mask of ``block`` at ``scale`` on ``x`` zero-padded to the multiple that scale needs
+    (``4 * scale``), cropped back to ``x``'s size: 4.0's doubled pyramid needs 64 rows where the frame
+    itself needs 32, and only this step pays for it."""
+    h, w = x.shape[-2:]
+    mult = math.ceil(4 * scale)
+    ph, pw = -h % mult, -w % mult
+    flow, mask, _ = block(F.pad(x, (0, pw, 0, ph)) if ph or pw else x, None, scale)
+    return flow[..., :h, :w], mask[..., :h, :w]
 
 
 @dataclass
@@ -196,9 +220,27 @@ class IFNet(nn.Module):
     def blocks(self) -> list[IFBlock]:
         return [getattr(self, f"block{i}") for i in range(len(self.cfg.widths))]
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The convolutions' dtype. Everything else (resampling, warps, flows, the blend) runs in fp32."""
+        return self.block0.conv0[1][0].weight.dtype
+
+    def set_precision(self, dtype: torch.dtype, channels_last: bool = False) -> IFNet:
+        """Convolutions in ``dtype`` except each block's first one, which reads the frames and the flows and
+        stays fp32 (it is about 4% of the work; in bf16 it alone costs 0.035 dB on bikes.mp4).
+        ``channels_last``: the weights (and so every block's activations) in NHWC, oneDNN's fast layout."""
+        self.to(dtype)
+        for block in self.blocks:
+            block.conv0[0].float()
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+        return self
+
     def features(self, img: torch.Tensor) -> torch.Tensor | None:
-        """Per-frame encoder features (None for releases without an encoder)."""
-        return self.encode(img) if self.cfg.encoder is not None else None
+        """Per-frame encoder features in fp32 (None for releases without an encoder)."""
+        if self.cfg.encoder is None:
+            return None
+        return self.encode(_as_weights(img, self.block0.conv0[1][0].weight)).float()
 
     def _grid(self, h: int, w: int, device: torch.device) -> torch.Tensor:
         key = (h, w, str(device))
@@ -211,13 +253,12 @@ class IFNet(nn.Module):
         return grid
 
     def warp(self, img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-        """Backward-warp ``img`` by ``flow`` (pixels), bilinear, border padding, computed in fp32."""
+        """Backward-warp ``img`` by ``flow`` (pixels), bilinear, border padding, in fp32."""
         h, w = img.shape[-2:]
         flow = flow.float()
         flow = torch.cat([flow[:, 0:1] / ((w - 1.0) / 2.0), flow[:, 1:2] / ((h - 1.0) / 2.0)], 1)
         grid = (self._grid(h, w, img.device) + flow).permute(0, 2, 3, 1)
-        out = F.grid_sample(img.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
-        return out.to(img.dtype)
+        return F.grid_sample(img.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
 
     def forward(
         self,
@@ -246,8 +287,9 @@ class IFNet(nn.Module):
     ) -> Levels:
         """Flows, masks and merged frames of every level (only the last one when ``all_levels`` is False)."""
         cfg = self.cfg
-        img0 = img0.clamp(0.0, 1.0)
-        img1 = img1.clamp(0.0, 1.0)
+        img0 = img0.float().clamp(0.0, 1.0)
+        img1 = img1.float().clamp(0.0, 1.0)
+        timestep = timestep.float()
         feats = cfg.encoder is not None
         if feats and (f0 is None or f1 is None):
             f0, f1 = self.features(img0), self.features(img1)
@@ -281,7 +323,7 @@ class IFNet(nn.Module):
                 ):
                     # 4.0/4.1: very large motion; redo the coarse estimate on a doubled pyramid.
                     scales = [s * 2 for s in scales]
-                    flow, mask, _ = blocks[0](torch.cat((img0, img1, timestep), 1), None, scales[0])
+                    flow, mask = _coarse_padded(blocks[0], torch.cat((img0, img1, timestep), 1), scales[0])
                     warped0 = self.warp(img0, flow[:, :2])
                     warped1 = self.warp(img1, flow[:, 2:4])
                     fd, m0, _ = block(torch.cat((warped0, warped1, timestep, mask), 1), flow, scales[i])

@@ -45,7 +45,7 @@ class RIFE_HDv3:
         self.spec = get_spec(model, "RIFE_HDv3")
         self.device = resolve_device(device, "RIFE_HDv3")
         self.dtype = resolve_precision(precision, self.device, "RIFE_HDv3")
-        self.flownet = IFNet(self.spec.config).to(self.device, self.dtype).eval()
+        self.flownet = IFNet(self.spec.config).to(self.device).set_precision(self.dtype).eval()
         self.weights_path: str | None = None
 
     @property
@@ -62,7 +62,6 @@ class RIFE_HDv3:
             path = found
         state = load_for(self.spec, path)
         self.flownet.load_state_dict(state, strict=True)
-        self.flownet.to(self.device, self.dtype)
         self.weights_path = str(path)
         return self
 
@@ -88,9 +87,10 @@ class RIFE_HDv3:
         scale: float,
         ensemble: bool,
     ) -> torch.Tensor:
-        """Padded frames [B,3,Hp,Wp] in the model dtype, timestep [B] -> padded middle frame."""
+        """Padded frames [B,3,Hp,Wp] (fp32: only the convolutions run in the model dtype), timestep [B]
+        -> padded middle frame in fp32."""
         b, _, h, w = img0.shape
-        t = timestep.to(self.device, self.dtype).view(-1, 1, 1, 1).expand(b, 1, h, w)
+        t = timestep.to(self.device, torch.float32).view(-1, 1, 1, 1).expand(b, 1, h, w)
         return self.flownet(img0, img1, t, f0, f1, scale=scale, ensemble=ensemble)
 
     def inference(
@@ -120,7 +120,7 @@ class RIFE_HDv3:
                 f"RIFE_HDv3.inference: timestep must be a float or a [{b}] tensor in [0, 1]; got {timestep!r}"
             )
         with torch.inference_mode():
-            x = self.pad(frame_pair.to(self.device, self.dtype), scale)
+            x = self.pad(frame_pair.to(self.device, torch.float32), scale)
             img0, img1 = x[:, :3], x[:, 3:]
             f0, f1 = self.features(img0), self.features(img1)
             out = self.interpolate(img0, img1, ts, f0, f1, scale, ensemble)

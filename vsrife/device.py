@@ -48,8 +48,10 @@ def cpu_has_native_bf16() -> bool:
 
 
 def default_precision(device: torch.device) -> str:
-    """fp16 on CUDA. On the CPU bf16 where the CPU has native bf16 (measured on real frames: -0.044 dB PSNR,
-    1.33x faster than fp32; scripts/bench_precision.py), else fp32."""
+    """fp16 on CUDA. On the CPU bf16 where the CPU has native bf16, else fp32. bf16 runs only the convolutions
+    (each block's first one excepted) in bf16; flows, resampling, warps and the blend stay fp32. Drop-frame
+    PSNR against our fp32, RIFE 4.0: bikes.mp4 +0.020 dB, Big Buck Bunny +0.003 dB, carphone +0.002 dB
+    (tests/test_precision_budget.py pins it; `vsrife bench` reports it with the speed)."""
     if device.type == "cuda":
         return "fp16"
     return "bf16" if cpu_has_native_bf16() else "fp32"

@@ -45,7 +45,9 @@ class RIFE_HDv3:
         self.spec = get_spec(model, "RIFE_HDv3")
         self.device = resolve_device(device, "RIFE_HDv3")
         self.dtype = resolve_precision(precision, self.device, "RIFE_HDv3")
-        self.flownet = IFNet(self.spec.config).to(self.device).set_precision(self.dtype).eval()
+        # channels-last on the CPU: oneDNN's convolutions run without reordering (measured 5-10% on 4.0, bf16)
+        cl = self.device.type == "cpu"
+        self.flownet = IFNet(self.spec.config).to(self.device).set_precision(self.dtype, cl).eval()
         self.weights_path: str | None = None
 
     @property

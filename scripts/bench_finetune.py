@@ -5,7 +5,7 @@ The clip is decoded once (VapourSynth, RGB24, optionally scaled to --height). Fr
 training part; triplets (n-1, n, n+1) lying wholly in [split + gap, end) are held out. Triplets across scene
 cuts or with a still/duplicated frame are left out of both (the same rules as the trainer's video source).
 
-"Before" and "after" are measured the way a user gets frames: ``RIFE_HDv3(model).load_weights(file)`` and
+"Before" and "after" are measured the way a user gets frames: ``load_model(model, backend, weights=file)`` and
 ``inference(pair, 0.5)`` on whole frames (padding, 4.0's large-motion rule and all), once with the released
 file and once with the fine-tuned ``flownet.pkl``; PSNR in RGB against the real middle frame. The blend of
 the two neighbours is printed as a baseline.
@@ -30,7 +30,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vsrife import RIFE_HDv3
+from vsrife.backend import resolve_backend
+from vsrife.loading import load_model
 from vsrife.train.cli import main as train_main
 from vsrife.train.data import VideoFrames, VideoTriplets
 
@@ -45,7 +46,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def held_out_scores(weights: Path, model: str, frames: np.ndarray, windows: list[int]) -> list[float]:
-    net = RIFE_HDv3(model, device="cpu", precision="fp32").load_weights(weights)
+    net = load_model(model, resolve_backend("cpu", "fp32", purpose="model"), weights=weights)
     x = torch.from_numpy(frames).permute(0, 3, 1, 2)
     scores = []
     for i in windows:

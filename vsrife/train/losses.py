@@ -47,7 +47,7 @@ def laplacian_pyramid(img: torch.Tensor, levels: int) -> list[torch.Tensor]:
         if min(cur.shape[-2:]) < 4:
             break
         down = _blur(cur, kernel)[..., ::2, ::2]
-        pyr.append(cur - _upsample(down, kernel, cur.shape[-2:]))
+        pyr.append(cur - _upsample(down, kernel, (cur.shape[-2], cur.shape[-1])))
         cur = down
     pyr.append(cur)
     return pyr
@@ -61,7 +61,7 @@ def laplacian_l1(pred: torch.Tensor, target: torch.Tensor, levels: int = 5) -> t
     """
     pred, target = pred.float(), target.float()
     pp, pt = laplacian_pyramid(pred, levels), laplacian_pyramid(target, levels)
-    return sum((a - b).abs().mean() for a, b in zip(pp, pt))  # type: ignore[return-value]
+    return sum((a - b).abs().mean() for a, b in zip(pp, pt, strict=True))  # type: ignore[return-value]
 
 
 def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,7 +98,7 @@ def distillation(
     teacher_flow = teacher_flow.detach().float()
     teacher_err = (teacher_frame.detach().float() - gt).abs().mean(1, keepdim=True)
     total = gt.new_zeros(())
-    for flow, frame in zip(student_flows, student_frames):
+    for flow, frame in zip(student_flows, student_frames, strict=True):
         worse = ((frame.detach().float() - gt).abs().mean(1, keepdim=True) > teacher_err + margin).float()
         dist = ((teacher_flow - flow.float()) ** 2).mean(1, keepdim=True).add(1e-6).sqrt()
         total = total + (dist * worse).mean()

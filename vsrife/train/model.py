@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from ..backend import resolve_backend
+from ..errors import VsrifeError, WeightsError
 from ..ifnet import IFBlock, IFNet, IFNetConfig, Levels
 from ..registry import ModelSpec, get_spec
-from ..weights import WeightsError, check_layout, read_state_dict
+from ..weights import check_layout, read_state_dict
 from . import losses as L
 
 Amp = Literal["none", "bf16", "fp16"]
@@ -55,9 +57,9 @@ class LossWeights:
         for name in ("l1", "teacher", "distill", "smooth", "smooth_alpha", "distill_margin"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise ValueError(f"loss weight {name} must be a finite number >= 0; got {v!r}")
+                raise VsrifeError(f"loss weight {name} must be a finite number >= 0; got {v!r}")
         if self.pyramid_levels < 1:
-            raise ValueError(f"pyramid_levels must be >= 1; got {self.pyramid_levels}")
+            raise VsrifeError(f"pyramid_levels must be >= 1; got {self.pyramid_levels}")
 
     @property
     def uses_teacher(self) -> bool:
@@ -82,9 +84,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.amp not in ("none", "bf16", "fp16"):
-            raise ValueError(f"amp must be none, bf16 or fp16; got {self.amp!r}")
+            raise VsrifeError(f"amp must be none, bf16 or fp16; got {self.amp!r}")
         if self.grad_clip < 0 or self.weight_decay < 0 or self.lr < 0:
-            raise ValueError("lr, weight_decay and grad_clip must be >= 0")
+            raise VsrifeError("lr, weight_decay and grad_clip must be >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -175,15 +177,12 @@ class Trainer:
         device: str | torch.device | None = None,
         ddp: bool = False,
     ) -> None:
-        self.spec: ModelSpec = get_spec(model, "vsrife.train")
+        self.spec: ModelSpec = get_spec(model)
         self.config = config or TrainConfig()
-        self.device = (
-            torch.device(device)
-            if device is not None
-            else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        )
+        # the master weights are fp32; lower precision comes from autocast (config.amp)
+        self.device = resolve_backend(device, "fp32", purpose="model").device
         if self.config.amp == "fp16" and self.device.type != "cuda":
-            raise ValueError("amp=fp16 needs a CUDA device (use bf16 or none on the CPU)")
+            raise VsrifeError("amp=fp16 needs a CUDA device (use bf16 or none on the CPU)")
         self.net = TrainNet(self.spec.config, teacher=self.config.losses.uses_teacher)
         self.teacher_loaded = False
         self.weights_path: str | None = None
@@ -243,7 +242,7 @@ class Trainer:
         return self
 
     # --- one step ------------------------------------------------------------------------------------
-    def _autocast(self):
+    def _autocast(self) -> AbstractContextManager[Any]:
         if self.config.amp == "none":
             return nullcontext()
         dtype = torch.float16 if self.config.amp == "fp16" else torch.bfloat16
@@ -287,7 +286,8 @@ class Trainer:
 
         imgs: ``[B, 6, H, W]`` (first and last frame), gt: ``[B, 3, H, W]`` the frame at ``timestep``
         (float or ``[B]``, default 0.5), all in [0, 1]. Returns the student's frame and a dict with the loss
-        terms (``loss_l1``, ``loss_tea``, ``loss_distill``, ``loss_smooth``, ``loss_total``; detached scalars),
+        terms (``loss_l1``, ``loss_tea``, ``loss_distill``, ``loss_smooth``, ``loss_total``; detached
+        scalars),
         ``grad_norm`` (training), ``merged_tea``, ``mask``, ``flow`` and ``flow_tea``.
         """
         for group in self.optimG.param_groups:
@@ -297,7 +297,7 @@ class Trainer:
         img0, img1 = imgs[:, :3], imgs[:, 3:6]
         b, _, h, w = img0.shape
         if h % self.modulo or w % self.modulo:
-            raise ValueError(
+            raise VsrifeError(
                 f"training crops must be multiples of {self.modulo} (model {self.version}); got {h}x{w}"
             )
         t = _timestep_plane(timestep, b, h, w, img0)

@@ -53,8 +53,9 @@ class RIFE_HDv3:
         self.backend = backend if backend is not None else resolve_backend(device, precision, purpose="model")
         self.device = self.backend.device
         self.dtype = self.backend.dtype
-        # channels-last on the CPU: oneDNN's convolutions run without reordering (bench: 5-10% on 4.0, bf16)
-        channels_last = self.device.type == "cpu"
+        # bf16 on the CPU runs channels-last: oneDNN's convolutions without reordering (5-10% on 4.0). fp32
+        # keeps the reference's layout (its sums round the same way: the model API matches it to 1e-4).
+        channels_last = self.device.type == "cpu" and self.dtype != torch.float32
         self.flownet = IFNet(self.spec.config).to(self.device).set_precision(self.dtype, channels_last).eval()
         self.weights_path: str | None = None
 

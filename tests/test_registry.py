@@ -117,6 +117,6 @@ def test_padding_of_a_720p_frame():
     pads = {v: RIFE_HDv3(v, device="cpu", precision="fp32") for v in ("4.0", "4.22", "4.25.lite")}
     assert pads["4.22"].padding(720, 1280, 1.0) == (16, 0)  # 736 = 23 x 32
     assert pads["4.22"].padding(720, 1280, 0.5) == (48, 0)  # 768 = 12 x 64
-    assert pads["4.0"].padding(720, 1280, 1.0) == (48, 0)  # 768 = 12 x 64 (the pyramid may double)
+    assert pads["4.0"].padding(720, 1280, 1.0) == (16, 0)  # 736 = 23 x 32 (only the doubled step pads to 64)
     assert pads["4.25.lite"].padding(720, 1280, 1.0) == (48, 0)  # 768 = 6 x 128
     assert pads["4.25.lite"].padding(720, 1280, 4.0) == (16, 0)  # 736 = 23 x 32

@@ -70,7 +70,7 @@ class Case:
 class Result:
     case: Case
     seconds: list[float] = field(default_factory=list)
-    out_frames: int = 0
+    out_frames: int = 0  # interpolated frames timed (copies of source frames are not counted)
     psnr: float | None = None
     rss_mb: list[float] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -251,7 +251,7 @@ def _work_model(case: Case, res: Result) -> None:
         else:
             outs.append(model.inference(pair, ts[0])[0])
     res.seconds.append(time.perf_counter() - t0)
-    res.out_frames = (len(src) - 1) * case.factor
+    res.out_frames = len(outs)  # interpolated frames
     if real:
         res.psnr = statistics.fmean(
             _psnr(out.clamp(0, 1), frames[n]) for out, n in zip(outs, _compared(case, len(src)), strict=True)
@@ -271,7 +271,7 @@ def _run_vs(case: Case, out: Any, n_src: int, res: Result) -> None:
     for _ in out[2:].frames(close=True):
         pass
     res.seconds.append(time.perf_counter() - t0)
-    res.out_frames = last - 1
+    res.out_frames = sum(1 for n in range(2, last + 1) if n % case.factor)  # interpolated frames timed
     ref = _rgb_frames(_clip(case))
     got = _rgb_frames(out.resize.Bicubic(format=vs.YUV420P8) if out.format.id != vs.YUV420P8 else out)
     res.psnr = statistics.fmean(_psnr(got[n], ref[n]) for n in _compared(case, n_src))
@@ -352,7 +352,7 @@ def _work_onnx(case: Case, res: Result) -> None:
         a, b = padded(src[i]), padded(src[i + 1])
         outs += [torch.from_numpy(np.asarray(call(a, b, tplanes[k])))[0, :, :h, :w] for k in ts]
     res.seconds.append(time.perf_counter() - t0)
-    res.out_frames = (len(src) - 1) * case.factor
+    res.out_frames = len(outs)
     if real:
         res.psnr = statistics.fmean(
             _psnr(o.clamp(0, 1), frames[n]) for o, n in zip(outs, _compared(case, len(src)), strict=True)
@@ -479,7 +479,7 @@ def plan(args: argparse.Namespace) -> list[Case]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="vsrife bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="720p, x2, 5 frames, one run each (under a minute)")
+    ap.add_argument("--quick", action="store_true", help="720p, x2, 7 frames, one run of model, filter, peer")
     ap.add_argument("--sizes", nargs="+", default=["540p", "720p", "1080p"], choices=list(SIZES))
     ap.add_argument("--factors", nargs="+", type=int, default=[2, 4])
     ap.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
@@ -496,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.worker:
         return worker(Case(**json.loads(args.worker)), Path(args.out))
     if args.quick:
-        args.sizes, args.factors, args.frames, args.runs, args.models = ["720p"], [2], 5, 1, []
+        args.sizes, args.factors, args.frames, args.runs, args.models = ["720p"], [2], 7, 1, []
         args.engines = [e for e in args.engines if e in ("model", "filter", "peer")]
     cases = plan(args)
     _say(f"bench: {len(cases)} cases x {args.runs} alternated runs, each in its own process")
@@ -519,8 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     head = (
         f"vsrife bench, {stamp}, {cpu_name()} ({os.cpu_count()} cores, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads); medians of {args.runs} alternated runs; "
-        f"{args.frames} frames of bigbuckbunny.mp4; single 3x3 conv peak: "
-        + ", ".join(f"{p} {v:.0f} GFLOP/s" for p, v in peaks.items())
+        f"{args.frames} frames of bigbuckbunny.mp4; fps = interpolated frames per second; "
+        "single 3x3 conv peak: " + ", ".join(f"{p} {v:.0f} GFLOP/s" for p, v in peaks.items())
     )
     _say(head)
     _say(table(rows, peaks))

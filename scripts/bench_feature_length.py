@@ -73,8 +73,10 @@ def build_figures() -> list[dict[str, object]]:
     return rows
 
 
-def render_figures(frames: int, every: int) -> dict[str, object]:
+def render_figures(frames: int, every: int, height: int) -> dict[str, object]:
     bbb = core.bs.VideoSource(str(ROOT / "assets" / "bigbuckbunny.mp4"))
+    if height != bbb.height:
+        bbb = bbb.resize.Bicubic(width=round(bbb.width * height / bbb.height / 2) * 2, height=height)
     loops = -(-frames // (2 * bbb.num_frames)) + 1
     clip = bbb * loops
     out = RIFE(clip, model="4.0")
@@ -90,6 +92,7 @@ def render_figures(frames: int, every: int) -> dict[str, object]:
     warm = [s["rss_mib"] for s in samples if int(s["frame"]) >= min(300, frames // 3)]  # type: ignore[call-overload]
     return {
         "frames": frames,
+        "size": [bbb.width, bbb.height],
         "fps": round(frames / (time.perf_counter() - start), 3),
         "samples": samples,
         "rss_after_warmup_min_mib": min(warm) if warm else None,
@@ -102,12 +105,15 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=3000, help="output frames to render (0: skip the render)")
     ap.add_argument("--every", type=int, default=250, help="sample resident memory every N frames")
     ap.add_argument("--per-frame", action="store_true", help="force the per-frame selection path")
+    ap.add_argument(
+        "--height", type=int, default=720, help="render at this height (default 720, the sample's)"
+    )
     args = ap.parse_args()
     if args.per_frame:
         vsrife.filter.CYCLE_LIMIT = 0
     result: dict[str, object] = {"per_frame_path": args.per_frame, "build": build_figures()}
     if args.frames:
-        result["render"] = render_figures(args.frames, args.every)
+        result["render"] = render_figures(args.frames, args.every, args.height)
     json.dump(result, sys.stdout, indent=1)
     print()
 

@@ -375,7 +375,7 @@ def test_update_trains_and_eval_does_not(v40_weights, bbb_batch):
     pred, info = tr.update(imgs, gt, learning_rate=1e-4, training=False)
     assert state_hash(tr) == before and "grad_norm" not in info
     assert pred.shape == gt.shape
-    for k in ("loss_l1", "loss_tea", "loss_distill", "loss_smooth", "loss_total"):
+    for k in ("loss_l1", "loss_tea", "loss_distill", "loss_smooth", "loss_census", "loss_total"):
         assert info[k].ndim == 0 and math.isfinite(float(info[k])), k
     w = tr.config.losses
     total = (
@@ -383,6 +383,7 @@ def test_update_trains_and_eval_does_not(v40_weights, bbb_batch):
         + w.teacher * info["loss_tea"]
         + w.distill * info["loss_distill"]
         + w.smooth * info["loss_smooth"]
+        + w.census * info["loss_census"]
     )
     assert float(info["loss_total"]) == pytest.approx(float(total))
     first = float(info["loss_l1"])

@@ -61,7 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
         "tri_testlist.txt): trains on the train list, validates on the test list",
     )
     src.add_argument(
-        "--video", nargs="+", metavar="FILE", help="video file(s) to cut triplets from (VapourSynth)"
+        "--video",
+        nargs="+",
+        metavar="FILE",
+        help="video files, or folders of them, to cut triplets from (VapourSynth; decoded on demand)",
+    )
+    d.add_argument(
+        "--in-ram",
+        action="store_true",
+        help="decode the videos into RAM once instead of streaming them (short clips only)",
     )
     d.add_argument("--frames", metavar="START:STOP", help="frame range of each video (default: all)")
     d.add_argument("--height", type=int, help="decode videos at this height (keeps the aspect ratio)")
@@ -128,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--w-distill", type=float, default=0.01, help="weight of the flow distillation")
     t.add_argument("--w-smooth", type=float, default=0.01, help="weight of the edge-aware flow smoothness")
     t.add_argument("--smooth-alpha", type=float, default=10.0, help="edge sensitivity of the smoothness term")
+    t.add_argument(
+        "--w-census",
+        type=float,
+        default=0.1,
+        help="weight of the census (feature-consistency) term (default 0.1; 0: off)",
+    )
     t.add_argument("--pyramid-levels", type=int, default=5, help="Laplacian pyramid levels (default 5)")
     t.add_argument(
         "--amp",
@@ -205,6 +219,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         limit=args.limit,
         crop=_size(args.crop),
         augment=not args.no_augment,
+        in_ram=args.in_ram,
     )
     losses = LossWeights(
         l1=args.w_l1,
@@ -212,6 +227,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         distill=args.w_distill,
         smooth=args.w_smooth,
         smooth_alpha=args.smooth_alpha,
+        census=args.w_census,
         pyramid_levels=args.pyramid_levels,
     )
     train = TrainConfig(

@@ -30,7 +30,8 @@ class DataConfig:
     triplets across detected cuts. val_fraction: hold out this last part of each video (without val_videos).
     val_limit: at most this many validation triplets (0: no validation). crop/val_crop: (height, width), None
     for the whole frame. augment: random crop, flips, reversal, channel order, rotation (else a centre crop).
-    limit: Vimeo, only the first N training triplets.
+    limit: Vimeo, only the first N training triplets. videos may name folders (their video files are used).
+    in_ram: decode the videos into RAM once (short clips) instead of streaming frames on demand.
     """
 
     vimeo: str | None = None
@@ -48,6 +49,7 @@ class DataConfig:
     limit: int | None = None
     crop: Size | None = (128, 128)
     augment: bool = True
+    in_ram: bool = False
 
     def __post_init__(self) -> None:
         if (self.vimeo is None) == (not self.videos):

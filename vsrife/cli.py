@@ -1,4 +1,5 @@
-"""Command line: `vsrife download`, `vsrife list`, `vsrife interpolate`, `vsrife native`, `vsrife train`.
+"""Command line: `vsrife download`, `vsrife list`, `vsrife interpolate`, `vsrife native`, `vsrife train`,
+`vsrife bench`.
 
 Everything meant for a person goes to stderr; stdout carries video only (`vsrife interpolate ... -o -`).
 """
@@ -318,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     # listed here for `vsrife --help`; main() hands everything after `train` to vsrife.train's own parser
     sub.add_parser("train", help="train or fine-tune a release (see `vsrife train --help`)", add_help=False)
+    sub.add_parser(
+        "bench", help="speed and quality against the peer (see `vsrife bench --help`)", add_help=False
+    )
 
     return p
 
@@ -329,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         from .train.cli import main as train_main
 
         return train_main(argv[1:])
+    if argv[:1] == ["bench"]:
+        from .bench import main as bench_main
+
+        return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     if getattr(args, "command", None) == "interpolate":
         args.factor_num = args.factor_den = None

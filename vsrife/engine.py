@@ -58,7 +58,7 @@ class BoundedCache[K: Hashable, V]:
 class Prepared:
     """One source frame, ready for the model."""
 
-    rgb: torch.Tensor  # [1, 3, Hp, Wp] padded, model dtype
+    rgb: torch.Tensor  # [1, 3, Hp, Wp] padded, fp32
     features: torch.Tensor | None
     thumb: torch.Tensor | None
 
@@ -96,7 +96,7 @@ class Engine:
         def compute() -> Prepared:
             with torch.inference_mode():
                 rgb = self._upload(planes, spec)
-                padded = self.model.pad(rgb.to(self.model.dtype), self.settings.scale)
+                padded = self.model.pad(rgb.float(), self.settings.scale)
                 with self._net_lock:
                     feats = self.model.features(padded)
                 thumb = thumbnail(rgb) if self.settings.detector is not None else None

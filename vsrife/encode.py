@@ -407,6 +407,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()
     proc.wait()
+    if proc.stdin is not None:
+        try:
+            proc.stdin.close()
+        except OSError:  # the frames still buffered cannot go anywhere: the encoder is gone
+            pass
 
 
 def _unlink(path: Path) -> None:

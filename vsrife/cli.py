@@ -63,9 +63,16 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
     import vapoursynth as vs
 
-    from .encode import EncodeError, EncodeSettings, Progress, describe, render, write_y4m
+    from .encode import EncodeError, EncodeSettings, Progress, describe, preflight, render, write_y4m
     from .filter import RIFE
 
+    settings = EncodeSettings(args.encoder, args.crf, args.preset)
+    if args.output != "-":
+        try:
+            preflight(settings, args.output)
+        except EncodeError as e:
+            _err(f"vsrife interpolate: {e}")
+            return 2
     core = vs.core
     if args.threads:
         core.num_threads = args.threads
@@ -112,7 +119,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         result = render(
             out,
             args.output,
-            EncodeSettings(args.encoder, args.crf, args.preset),
+            settings,
             mux_from=None if args.no_audio else args.input,
             mux_duration=part,
             progress=progress,

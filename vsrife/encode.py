@@ -341,7 +341,7 @@ def y4m_colorspace(family: str, ss_w: int, ss_h: int, bits: int) -> str:
     if sub is None:
         raise EncodeError(f"y4m has no chroma subsampling {ss_w}/{ss_h}")
     if bits == 8:
-        return sub + ("jpeg" if sub == "420" else "")
+        return sub
     return f"{sub}p{bits}"
 
 
@@ -421,6 +421,16 @@ def _unlink(path: Path) -> None:
         pass
 
 
+def preflight(settings: EncodeSettings, output: str | os.PathLike[str]) -> Backend:
+    """Check the settings, the output location and the encoder before any frame is computed."""
+    output = Path(output)
+    if output.is_dir():
+        raise EncodeError(f"output {output} is a directory")
+    if not output.parent.is_dir():
+        raise EncodeError(f"output directory {output.parent} does not exist")
+    return choose_backend(settings.spec, output, find_tool("ffmpeg"), find_tool("x265"))
+
+
 def render(
     clip: vs.VideoNode,
     output: str | os.PathLike[str],
@@ -444,13 +454,8 @@ def render(
     end = clip.num_frames if end is None else end
     if not 0 <= start < end <= clip.num_frames:
         raise EncodeError(f"frame range [{start}, {end}) is outside the clip's {clip.num_frames} frames")
-    if output.is_dir():
-        raise EncodeError(f"output {output} is a directory")
-    if not output.parent.is_dir():
-        raise EncodeError(f"output directory {output.parent} does not exist")
-    spec = settings.spec
+    backend = preflight(settings, output)
     ffmpeg, x265 = find_tool("ffmpeg"), find_tool("x265")
-    backend = choose_backend(spec, output, ffmpeg, x265)
     tmp = temporary_path(output)
     kinds: tuple[str, ...] = ()
     if backend == "ffmpeg":

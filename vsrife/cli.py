@@ -6,6 +6,7 @@ Everything meant for a person goes to stderr; stdout carries video only (`vsrife
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .encode import ENCODERS
@@ -57,6 +58,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
     """Source (bestsource) -> RIFE -> y4m on stdout, or a file written by vsrife.encode.render."""
     import time
@@ -105,6 +110,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         f"-> {out.num_frames} frames at {out.fps} fps"
     )
     progress = Progress(args.progress or sys.stderr.isatty())
+    signal.signal(signal.SIGTERM, _interrupt)  # a `kill` cleans up like Ctrl-C: nothing half-written stays
     try:
         if args.output == "-":
             start = time.monotonic()

@@ -368,7 +368,7 @@ def make_preview(s: PreviewSettings) -> Iterator[str]:
 
         half = round(s.seconds * float(fps_in) / 2)
         a = max(0, n - half)
-        b = min(src.num_frames, n + 1 + half)
+        b = min(src.num_frames, n + 2 + half)
         try:
             out = RIFE(
                 src[a:b],

@@ -6,6 +6,7 @@ Everything meant for a person goes to stderr; stdout carries video only (`vsrife
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -138,6 +139,11 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     except vs.Error as e:
         progress.close()
         _err(f"vsrife interpolate: {str(e).splitlines()[0]}")
+        return 1
+    except BrokenPipeError:  # only from -o -: whoever read stdout stopped reading
+        progress.close()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        _err("vsrife interpolate: the program reading stdout stopped reading (broken pipe)")
         return 1
     except KeyboardInterrupt:
         progress.close()

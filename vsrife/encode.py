@@ -217,7 +217,7 @@ def probe_source(path: Path, ffprobe: str | None = None) -> tuple[tuple[SourceSt
         return None
     if r.returncode != 0:
         return None
-    streams = []
+    streams: list[SourceStream] = []
     video_start = 0.0
     for s in data.get("streams", []):
         kind = s.get("codec_type", "data")

@@ -117,3 +117,50 @@ def test_interpolate_errors(tmp_path, carphone_path):
         timeout=120,
     )
     assert r.returncode == 2 and "--factor must look like 2 or 5/2" in r.stderr
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg missing")
+def test_interpolate_resamples_a_vfr_file_by_its_timestamps(tmp_path, carphone_path):
+    """A real VFR Matroska file (20 frames at 30 fps, then 20 at 15 fps): bestsource reports its mean rate, the
+    CLI takes the timestamps bestsource wrote while indexing, and the filter never decodes the file to read
+    durations."""
+    from vsrife.cli import open_source
+
+    vfr = tmp_path / "vfr.mkv"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(carphone_path),
+            "-vf",
+            "setpts='if(lt(N,20),N/30/TB,(20/30+(N-20)/15)/TB)'",
+            "-fps_mode",
+            "vfr",
+            "-frames:v",
+            "40",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "18",
+            str(vfr),
+        ],
+        check=True,
+    )
+    clip, tc = open_source(str(vfr), tmp_path)
+    assert (
+        clip.num_frames == 40 and clip.fps_num != 0 and tc is not None
+    )  # bestsource: "CFR" at the mean rate
+    assert open_source(str(carphone_path), tmp_path)[1] is None  # a constant-rate file needs no timecodes
+    r = subprocess.run(
+        [*VSRIFE, "interpolate", str(vfr), "-o", "-", "--fps", "60", "--model", "4.0", "--no-sc"],
+        capture_output=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"variable frame rate: resampling by the file's timestamps" in r.stderr
+    assert b"frame durations" not in r.stderr  # nothing decoded twice
+    # 2.0 s (the last frame lasts as long as the one before it; millisecond timestamps) at 60 fps
+    assert r.stdout.count(b"FRAME") in (120, 121)

@@ -9,6 +9,9 @@ import argparse
 import os
 import signal
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
 from .encode import ENCODERS
 from .registry import MODELS, VERSIONS, get_spec
@@ -59,6 +62,36 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def open_source(path: str, workdir: Path) -> tuple[Any, Path | None]:
+    """Open a video with bestsource, which writes its timestamps while it indexes the file (no extra decode).
+    Returns the clip and, when the file has a variable frame rate, the timecode file for ``RIFE(timecodes=)``
+    (bestsource reports a VFR file as its mean rate, so its own fps cannot tell)."""
+    import vapoursynth as vs
+
+    from .timecodes import is_constant_rate, read_timecodes
+
+    tc = workdir / "timecodes.txt"
+    try:
+        clip = vs.core.bs.VideoSource(path, timecodes=str(tc))
+    except vs.Error:  # bestsource refuses timecodes when a frame has no timestamp (raw streams): CFR then
+        return vs.core.bs.VideoSource(path), None
+    if clip.num_frames < 2 or not tc.is_file():
+        return clip, None
+    stamps = read_timecodes(tc, clip.num_frames)
+    if is_constant_rate(stamps) and clip.fps_num:
+        return clip, None
+    _err(f"{path}: variable frame rate: resampling by the file's timestamps")
+    return clip, tc
+
+
+def trim_timecodes(tc: Path, frames: int) -> Path:
+    """The first ``frames`` timestamps of a v2 file (plus the next one as the end), beside it."""
+    lines = tc.read_text().splitlines()
+    out = tc.with_name("timecodes-trimmed.txt")
+    out.write_text("\n".join(lines[: frames + 2]) + "\n")
+    return out
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -82,14 +115,16 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     core = vs.core
     if args.threads:
         core.num_threads = args.threads
+    tc_dir = tempfile.TemporaryDirectory(prefix="vsrife-")
     try:
-        clip = core.bs.VideoSource(args.input)
-    except (vs.Error, AttributeError) as e:
+        clip, timecodes = open_source(args.input, Path(tc_dir.name))
+    except (vs.Error, AttributeError, ValueError) as e:
         _err(f"vsrife interpolate: cannot open {args.input}: {e}")
         return 2
     whole = clip.num_frames
     if args.frames:
         clip = clip[: args.frames]
+        timecodes = None if timecodes is None else trim_timecodes(timecodes, args.frames)
     try:
         out = RIFE(
             clip,
@@ -102,10 +137,13 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             sc=not args.no_sc,
             device=args.device,
             precision=args.precision,
+            timecodes=None if timecodes is None else str(timecodes),
         )
     except vs.Error as e:
         _err(f"vsrife interpolate: {e}")
         return 2
+    finally:
+        tc_dir.cleanup()  # the filter has read the timestamps while it was built
     _err(
         f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps "
         f"-> {out.num_frames} frames at {out.fps} fps"
@@ -120,9 +158,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             _err(f"wrote {out.num_frames} frames to stdout in {time.monotonic() - start:.1f} s")
             return 0
         # Other streams are kept whole, unless only the first part of the video is rendered.
-        part = None
-        if clip.num_frames < whole and clip.fps.numerator:
-            part = clip.num_frames / float(clip.fps)
+        part = out.num_frames * out.fps_den / out.fps_num if clip.num_frames < whole else None
         result = render(
             out,
             args.output,

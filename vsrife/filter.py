@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from .engine import Engine, EngineSettings, Prepared
 from .model import RIFE_HDv3, check_ensemble
 from .registry import DEFAULT_VERSION, MODELS, SCALES, ModelSpec, get_spec
 from .scenecut import SceneCutDetector
-from .timing import Position, Timeline, make_timeline, target_rate
+from .timecodes import read_timecodes
+from .timing import CFRTimeline, Position, Timeline, VFRTimeline, checked, make_timeline, target_rate
 from .weights import WeightsError, find_weights, missing_weights_message
 
 NAME = "RIFE"
@@ -121,7 +123,12 @@ def _load_model(spec: ModelSpec, device: Any, precision: Any, weights: Any, auto
 
 def _durations(clip: vs.VideoNode) -> list[Fraction]:
     """Per-frame durations of a variable-rate clip (reads every frame's props once)."""
-    print(f"{NAME}: variable frame rate: reading {clip.num_frames} frame durations", file=sys.stderr)
+    print(
+        f"{NAME}: variable frame rate: reading {clip.num_frames} frame durations (decodes the whole clip once; "
+        f"pass timecodes= with the source's timecode file to skip this, e.g. bs.VideoSource(..., "
+        f"timecodes='tc.txt'))",
+        file=sys.stderr,
+    )
     out = []
     for n, frame in enumerate(clip.frames(close=True)):
         num, den = frame.props.get("_DurationNum"), frame.props.get("_DurationDen")
@@ -129,6 +136,17 @@ def _durations(clip: vs.VideoNode) -> list[Fraction]:
             raise _err(f"clip has a variable frame rate but frame {n} has no _DurationNum/_DurationDen")
         out.append(Fraction(int(num), int(den)))
     return out
+
+
+def _timeline(clip: vs.VideoNode, fps_in: Fraction | None, fps_out: Fraction, timecodes: Any) -> Timeline:
+    """The output timeline. CFR: constant-size arithmetic. VFR: the timestamps from ``timecodes`` (no frame
+    is read), else from every frame's _DurationNum/_DurationDen."""
+    if timecodes is not None:
+        stamps = read_timecodes(_text(timecodes), clip.num_frames)
+        return checked(VFRTimeline.from_starts(stamps.starts, stamps.end, fps_out))
+    if fps_in is not None:
+        return checked(CFRTimeline(clip.num_frames, fps_in, fps_out))
+    return make_timeline(clip.num_frames, None, fps_out, _durations(clip))
 
 
 def _shifted(clip: vs.VideoNode, offset: int) -> vs.VideoNode:
@@ -157,6 +175,7 @@ def RIFE(
     precision: str | None = None,
     weights: str | None = None,
     auto_download: bool = False,
+    timecodes: str | None = None,
 ) -> vs.VideoNode:
     """Interpolate ``clip`` to a higher frame rate with RIFE.
 
@@ -174,6 +193,10 @@ def RIFE(
     :param precision: "fp32", "fp16", "bf16"; default fp16 on CUDA; bf16 on CPUs with native bf16, else fp32.
     :param weights: path of a weights file (default: looked up in the model directories).
     :param auto_download: fetch missing weights (verified) into the user model directory.
+    :param timecodes: Matroska timecode file (v1 or v2) with the source's timestamps, e.g. written by
+        ``bs.VideoSource(..., timecodes=...)``, mkvextract or ffmpeg's mkvtimestamp_v2 muxer. The clip is then
+        resampled by these times without reading any frame (needed for variable-rate sources, else every
+        frame's duration is read once before the filter returns).
     """
     clip = _check_clip(clip)
     try:
@@ -189,36 +212,58 @@ def RIFE(
         fps_out = target_rate(fps_in, _text(fps), fps_num, fps_den, factor_num, factor_den)
         detector = SceneCutDetector(sc_threshold) if sc_threshold is not None else SceneCutDetector()
         spec_from_format(clip.format, clip.width, clip.height, {})
+        timeline = _timeline(clip, fps_in, fps_out, timecodes)
     except ValueError as e:
         raise _err(str(e)) from None
     net = _load_model(spec, device, precision, weights, _flag(auto_download, "auto_download"))
-
-    timeline = make_timeline(clip.num_frames, fps_in, fps_out, _durations(clip) if vfr else None)
     engine = Engine(
         net,
         EngineSettings(
             scale_f, bool(ensemble), detector if use_sc else None, cache_size=16 + 2 * vs.core.num_threads
         ),
     )
-    return _build(clip, timeline, engine, fps_out, use_sc)
+    return _build(clip, timeline, engine, use_sc)
 
 
-def _build(
-    clip: vs.VideoNode, timeline: Timeline, engine: Engine, fps_out: Fraction, use_sc: bool
-) -> vs.VideoNode:
+# Rate ratios whose pattern repeats within this many output frames are selected by VapourSynth itself
+# (SelectEvery over one cycle: 23.976 -> 59.94 repeats every 5, 25 -> 59.94 every 2,400). Longer cycles,
+# and variable-rate sources, pick their source frames per output frame when it is requested.
+CYCLE_LIMIT = 10_000
+
+
+def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, use_sc: bool) -> vs.VideoNode:
+    """The output clip. Building costs the same for any length: nothing is listed per output frame."""
+    fps_out = timeline.fps_out
     n_out = timeline.length
-    positions = [timeline.locate(n) for n in range(n_out)]
-    indices = [p.index for p in positions]
     offsets = (-1, 0, 1, 2) if use_sc else (0, 1)
-    src = clip.std.SetFrameProps(_DurationNum=fps_out.denominator, _DurationDen=fps_out.numerator)
-    clips = [
-        _shifted(src, off).std.SelectEvery(cycle=clip.num_frames, offsets=indices, modify_duration=False)
-        for off in offsets
-    ]
     cur = offsets.index(0)
+    src = clip.std.SetFrameProps(_DurationNum=fps_out.denominator, _DurationDen=fps_out.numerator)
+    shifted = [_shifted(src, off) for off in offsets]
     base = vs.core.std.BlankClip(
         clip, length=n_out, fpsnum=fps_out.numerator, fpsden=fps_out.denominator, keep=True
     )
+    render = _renderer(clip, timeline, engine, offsets, use_sc)
+    if isinstance(timeline, CFRTimeline) and timeline.cycle[1] <= CYCLE_LIMIT:
+        p, _ = timeline.cycle
+        repeats = 2 if p == 1 else 1  # SelectEvery needs a cycle of 2 or more source frames
+        cycle = timeline.cycle_offsets(repeats)
+        clips = [s.std.SelectEvery(cycle=p * repeats, offsets=cycle, modify_duration=False) for s in shifted]
+        return base.std.ModifyFrame(clips=clips, selector=render)
+
+    def select(n: int) -> vs.VideoNode:
+        # A clip whose frame n is the window around output frame n's source frame (a few cheap nodes).
+        index = timeline.locate(n).index
+        clips = [s[index].std.Loop(n + 1) for s in shifted]
+        return clips[cur].std.ModifyFrame(clips=clips, selector=render)
+
+    return base.std.FrameEval(select)
+
+
+def _renderer(
+    clip: vs.VideoNode, timeline: Timeline, engine: Engine, offsets: tuple[int, ...], use_sc: bool
+) -> Callable[[int, list[vs.VideoFrame] | vs.VideoFrame], vs.VideoFrame]:
+    """``render(n, frames)``: output frame n from the source frames at ``offsets`` around its position."""
+    cur = offsets.index(0)
     height, width = clip.height, clip.width
     last = clip.num_frames - 1
 
@@ -238,12 +283,12 @@ def _build(
         ]
         if marked:
             return any(bool(v) for v in marked)
-        window = [prepare(f, index + off) for f, off in zip(frames, offsets)]
+        window = [prepare(f, index + off) for f, off in zip(frames, offsets, strict=True)]
         return engine.is_cut(window)
 
     def render(n: int, f: list[vs.VideoFrame] | vs.VideoFrame) -> vs.VideoFrame:
         frames = f if isinstance(f, list) else [f]
-        pos: Position = positions[n]
+        pos: Position = timeline.locate(n)
         a = frames[cur]
         if pos.exact:
             return a
@@ -251,7 +296,7 @@ def _build(
         if use_sc and is_cut(frames, pos.index):
             return a if pos.t <= Fraction(1, 2) else b
         pa, pb = planes(a), planes(b)
-        if all(np.array_equal(x, y) for x, y in zip(pa, pb)):
+        if all(np.array_equal(x, y) for x, y in zip(pa, pb, strict=True)):
             return a  # identical neighbours (a still or a duplicate): nothing to interpolate
         spec = spec_of(a)
         pre_a = engine.prepare(pos.index, pa, spec)
@@ -262,4 +307,4 @@ def _build(
             np.copyto(np.asarray(fout[p]), data)
         return fout
 
-    return base.std.ModifyFrame(clips=clips, selector=render)
+    return render

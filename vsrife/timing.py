@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+# VapourSynth counts frames in a C int: no clip can be longer.
+MAX_FRAMES = 2**31 - 1
+
 # Rates that float arguments such as 59.94 or 23.976 stand for.
 NTSC_BASES = (24, 30, 48, 60, 72, 90, 96, 100, 120, 144, 240, 300)
 
@@ -86,6 +89,19 @@ class CFRTimeline:
     def length(self) -> int:
         return math.ceil(self.n_in * self.fps_out / self.fps_in)
 
+    @property
+    def cycle(self) -> tuple[int, int]:
+        """``(p, q)``: fps_in / fps_out = p / q in lowest terms, so every q output frames advance exactly p
+        source frames and the pattern of positions repeats (24 -> 60: every 5 output frames, 2 source)."""
+        ratio = self.fps_in / self.fps_out
+        return ratio.numerator, ratio.denominator
+
+    def cycle_offsets(self, repeats: int = 1) -> list[int]:
+        """Source frame of each output frame in ``repeats`` cycles, relative to their first source frame:
+        output frame n shows source ``(n // (r*q)) * r*p + offsets[n % (r*q)]`` (before the end-of-clip clamp)."""
+        p, q = self.cycle
+        return [k * p // q for k in range(q * repeats)]
+
     def locate(self, n: int) -> Position:
         p = Fraction(n) * self.fps_in / self.fps_out
         i = p.numerator // p.denominator
@@ -102,6 +118,10 @@ class VFRTimeline:
     starts: tuple[Fraction, ...]
     end: Fraction
     fps_out: Fraction
+
+    @classmethod
+    def from_starts(cls, starts: Sequence[Fraction], end: Fraction, fps_out: Fraction) -> VFRTimeline:
+        return cls(tuple(starts), end, fps_out)
 
     @classmethod
     def from_durations(cls, durations: Sequence[Fraction], fps_out: Fraction) -> VFRTimeline:
@@ -193,7 +213,17 @@ def make_timeline(
     n_in: int, fps_in: Fraction | None, fps_out: Fraction, durations: Sequence[Fraction] | None = None
 ) -> Timeline:
     if fps_in is not None:
-        return CFRTimeline(n_in, fps_in, fps_out)
+        return checked(CFRTimeline(n_in, fps_in, fps_out))
     if durations is None or len(durations) != n_in:
         raise ValueError("a variable-rate clip needs one duration per frame")
-    return VFRTimeline.from_durations(durations, fps_out)
+    return checked(VFRTimeline.from_durations(durations, fps_out))
+
+
+def checked(timeline: Timeline) -> Timeline:
+    """The timeline, if its output fits in a VapourSynth clip; else a ValueError naming the length."""
+    if timeline.length > MAX_FRAMES:
+        raise ValueError(
+            f"fps {_show(timeline.fps_out)} would make {timeline.length:,} output frames; a VapourSynth clip "
+            f"holds at most {MAX_FRAMES:,}. Use a lower rate or a shorter clip"
+        )
+    return timeline

@@ -1,0 +1,115 @@
+"""Feature-length figures: how long building the filter takes for a 2-hour film, and whether resident memory
+stays flat over a long render.
+
+    .venv/bin/python scripts/bench_feature_length.py                 # build figures + 3,000-frame 720p render
+    .venv/bin/python scripts/bench_feature_length.py --frames 300    # a shorter render
+    .venv/bin/python scripts/bench_feature_length.py --per-frame     # force the per-frame selection path
+
+Build: a 2-hour 1080p 23.976 fps clip (172,800 frames) to 59.94 and 24 -> 60, and a 5-frame clip at x1,000,000;
+time of ``core.rife.RIFE(...)`` once the model is loaded, and resident memory before and after.
+Render: Big Buck Bunny (720p, 132 real frames, looped) at x2 through the default filter (YUV420P8 in and out),
+resident memory sampled every few hundred output frames. Prints a table on stderr and JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import vapoursynth as vs
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import vsrife.filter  # noqa: E402
+from vsrife.filter import RIFE  # noqa: E402
+
+core = vs.core
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def build_figures() -> list[dict[str, object]]:
+    film = core.std.BlankClip(
+        width=1920, height=1080, format=vs.YUV420P8, length=172_800, fpsnum=24000, fpsden=1001
+    )
+    cases = [
+        ("2 h 1080p 23.976 -> 59.94", film, {"fps": 59.94}),
+        ("2 h 1080p 24 -> 60", core.std.AssumeFPS(film, fpsnum=24, fpsden=1), {"fps": 60}),
+        ("5 frames x1,000,000", film[:5], {"factor_num": 1_000_000}),
+        ("5 frames at fps=1e9", film[:5], {"fps": 1e9}),
+    ]
+    RIFE(film[:10], model="4.0")  # load the model once
+    rows = []
+    for name, clip, kwargs in cases:
+        before = rss_mib()
+        start = time.perf_counter()
+        out = RIFE(clip, model="4.0", **kwargs)
+        seconds = time.perf_counter() - start
+        rows.append(
+            {
+                "case": name,
+                "output_frames": out.num_frames,
+                "build_s": round(seconds, 4),
+                "rss_growth_mib": round(rss_mib() - before, 1),
+            }
+        )
+        log(
+            f"{name:<28} {out.num_frames:>12,} frames  build {seconds * 1000:8.1f} ms  "
+            f"RSS +{rss_mib() - before:.1f} MiB"
+        )
+    return rows
+
+
+def render_figures(frames: int, every: int) -> dict[str, object]:
+    bbb = core.bs.VideoSource(str(ROOT / "assets" / "bigbuckbunny.mp4"))
+    loops = -(-frames // (2 * bbb.num_frames)) + 1
+    clip = bbb * loops
+    out = RIFE(clip, model="4.0")
+    samples = []
+    start = time.perf_counter()
+    for n in range(frames):
+        out.get_frame(n)
+        if n % every == 0 or n == frames - 1:
+            samples.append(
+                {"frame": n, "rss_mib": round(rss_mib(), 1), "s": round(time.perf_counter() - start, 1)}
+            )
+            log(f"frame {n:>6}  RSS {samples[-1]['rss_mib']:8.1f} MiB  {samples[-1]['s']:8.1f} s")
+    warm = [s["rss_mib"] for s in samples if int(s["frame"]) >= min(300, frames // 3)]  # type: ignore[call-overload]
+    return {
+        "frames": frames,
+        "fps": round(frames / (time.perf_counter() - start), 3),
+        "samples": samples,
+        "rss_after_warmup_min_mib": min(warm) if warm else None,
+        "rss_after_warmup_max_mib": max(warm) if warm else None,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=3000, help="output frames to render (0: skip the render)")
+    ap.add_argument("--every", type=int, default=250, help="sample resident memory every N frames")
+    ap.add_argument("--per-frame", action="store_true", help="force the per-frame selection path")
+    args = ap.parse_args()
+    if args.per_frame:
+        vsrife.filter.CYCLE_LIMIT = 0
+    result: dict[str, object] = {"per_frame_path": args.per_frame, "build": build_figures()}
+    if args.frames:
+        result["render"] = render_figures(args.frames, args.every)
+    json.dump(result, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()

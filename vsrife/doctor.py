@@ -116,7 +116,7 @@ def check_vapoursynth() -> tuple[list[Check], object | None]:
     vsscript = getattr(vs, "get_vsscript", None)
     configured = vapoursynth_configured(vsscript()) if callable(vsscript) else None
     if configured is None:
-        out.append(Check("vapoursynth config", True, "not needed here"))
+        out.append(Check("vapoursynth config", True, "not checked here (Windows or an older VapourSynth)"))
     else:
         out.append(
             Check(

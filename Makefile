@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test
+.PHONY: setup demo test lint test-fast
 
 setup:
 	@bash scripts/setup.sh
@@ -11,5 +11,15 @@ setup:
 demo: setup
 	@bash scripts/demo.sh
 
-test: setup
+# The gate (lint, format, types), then the whole suite. CI runs this (.ci/run).
+test: setup lint
 	@$(PY) -m pytest -q
+
+lint:
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
+
+# Everything but the tests marked slow (under a minute).
+test-fast: setup lint
+	@$(PY) -m pytest -q -m "not slow"

@@ -76,7 +76,7 @@ def bench(fmt_name: str, src: vs.VideoNode, frame: int, device: torch.device, re
         "spec": spec.__dict__,
         "luma_max_err": float((back[0].double() - planes[0].double()).abs().max()),
         "chroma_max_err": float(
-            max((b.double() - p.double()).abs().max() for b, p in zip(back[1:], planes[1:]))
+            max((b.double() - p.double()).abs().max() for b, p in zip(back[1:], planes[1:], strict=True))
         ),
         "chroma_psnr_ours": chroma_psnr(back, planes, spec),
         "rgb_psnr_vs_zimg_spline36": psnr(rgb.cpu(), torch.stack([p[0] for p in ref_rgb])[None], 1.0),

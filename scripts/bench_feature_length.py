@@ -5,7 +5,8 @@ stays flat over a long render.
     .venv/bin/python scripts/bench_feature_length.py --frames 300    # a shorter render
     .venv/bin/python scripts/bench_feature_length.py --per-frame     # force the per-frame selection path
 
-Build: a 2-hour 1080p 23.976 fps clip (172,800 frames) to 59.94 and 24 -> 60, and a 5-frame clip at x1,000,000;
+Build: a 2-hour 1080p 23.976 fps clip (172,800 frames) to 59.94 and 24 -> 60, and a 5-frame clip at
+x1,000,000;
 time of ``core.rife.RIFE(...)`` once the model is loaded, and resident memory before and after.
 Render: Big Buck Bunny (720p, 132 real frames, looped) at x2 through the default filter (YUV420P8 in and out),
 resident memory sampled every few hundred output frames. Prints a table on stderr and JSON on stdout.
@@ -25,8 +26,8 @@ import vapoursynth as vs
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import vsrife.filter  # noqa: E402
-from vsrife.filter import RIFE  # noqa: E402
+import vsrife.filter
+from vsrife.filter import RIFE
 
 core = vs.core
 
@@ -72,8 +73,10 @@ def build_figures() -> list[dict[str, object]]:
     return rows
 
 
-def render_figures(frames: int, every: int) -> dict[str, object]:
+def render_figures(frames: int, every: int, height: int) -> dict[str, object]:
     bbb = core.bs.VideoSource(str(ROOT / "assets" / "bigbuckbunny.mp4"))
+    if height != bbb.height:
+        bbb = bbb.resize.Bicubic(width=round(bbb.width * height / bbb.height / 2) * 2, height=height)
     loops = -(-frames // (2 * bbb.num_frames)) + 1
     clip = bbb * loops
     out = RIFE(clip, model="4.0")
@@ -89,6 +92,7 @@ def render_figures(frames: int, every: int) -> dict[str, object]:
     warm = [s["rss_mib"] for s in samples if int(s["frame"]) >= min(300, frames // 3)]  # type: ignore[call-overload]
     return {
         "frames": frames,
+        "size": [bbb.width, bbb.height],
         "fps": round(frames / (time.perf_counter() - start), 3),
         "samples": samples,
         "rss_after_warmup_min_mib": min(warm) if warm else None,
@@ -101,12 +105,15 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=3000, help="output frames to render (0: skip the render)")
     ap.add_argument("--every", type=int, default=250, help="sample resident memory every N frames")
     ap.add_argument("--per-frame", action="store_true", help="force the per-frame selection path")
+    ap.add_argument(
+        "--height", type=int, default=720, help="render at this height (default 720, the sample's)"
+    )
     args = ap.parse_args()
     if args.per_frame:
         vsrife.filter.CYCLE_LIMIT = 0
     result: dict[str, object] = {"per_frame_path": args.per_frame, "build": build_figures()}
     if args.frames:
-        result["render"] = render_figures(args.frames, args.every)
+        result["render"] = render_figures(args.frames, args.every, args.height)
     json.dump(result, sys.stdout, indent=1)
     print()
 

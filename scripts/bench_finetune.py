@@ -5,7 +5,7 @@ The clip is decoded once (VapourSynth, RGB24, optionally scaled to --height). Fr
 training part; triplets (n-1, n, n+1) lying wholly in [split + gap, end) are held out. Triplets across scene
 cuts or with a still/duplicated frame are left out of both (the same rules as the trainer's video source).
 
-"Before" and "after" are measured the way a user gets frames: ``RIFE_HDv3(model).load_weights(file)`` and
+"Before" and "after" are measured the way a user gets frames: ``load_model(model, backend, weights=file)`` and
 ``inference(pair, 0.5)`` on whole frames (padding, 4.0's large-motion rule and all), once with the released
 file and once with the fine-tuned ``flownet.pkl``; PSNR in RGB against the real middle frame. The blend of
 the two neighbours is printed as a baseline.
@@ -30,9 +30,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vsrife import RIFE_HDv3
+from vsrife.backend import resolve_backend
+from vsrife.loading import load_model
 from vsrife.train.cli import main as train_main
 from vsrife.train.data import VideoFrames, VideoTriplets
+from vsrife.train.losses import ssim
 
 
 def log(msg: str) -> None:
@@ -44,16 +46,20 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
-def held_out_scores(weights: Path, model: str, frames: np.ndarray, windows: list[int]) -> list[float]:
-    net = RIFE_HDv3(model, device="cpu", precision="fp32").load_weights(weights)
+def held_out_scores(
+    weights: Path, model: str, frames: np.ndarray, windows: list[int]
+) -> tuple[list[float], list[float]]:
+    """PSNR and SSIM of each held-out middle frame."""
+    net = load_model(model, resolve_backend("cpu", "fp32", purpose="model"), weights=weights)
     x = torch.from_numpy(frames).permute(0, 3, 1, 2)
-    scores = []
+    scores, ssims = [], []
     for i in windows:
         pair = torch.cat([x[i], x[i + 2]]).float().div(255)[None]
         out = net.inference(pair, timestep=0.5)[0].clamp(0, 1)
         out = (out * 255).round() / 255  # what an 8-bit output would carry
         scores.append(psnr(out, x[i + 1].float() / 255))
-    return scores
+        ssims.append(float(ssim(out[None], x[i + 1][None].float() / 255)[0]))
+    return scores, ssims
 
 
 def main() -> int:
@@ -93,8 +99,8 @@ def main() -> int:
     blend = float(np.mean([psnr((x[i] + x[i + 2]) / 2, x[i + 1]) for i in windows]))
 
     t0 = time.monotonic()
-    before = held_out_scores(Path(args.weights), args.model, video.frames, windows)
-    log(f"before: {np.mean(before):.3f} dB ({time.monotonic() - t0:.0f} s)")
+    before, ssim_before = held_out_scores(Path(args.weights), args.model, video.frames, windows)
+    log(f"before: {np.mean(before):.3f} dB, SSIM {np.mean(ssim_before):.4f} ({time.monotonic() - t0:.0f} s)")
 
     cmd = [
         "--model",
@@ -135,7 +141,7 @@ def main() -> int:
     train_s = time.monotonic() - t1
     if rc != 0:
         return rc
-    after = held_out_scores(out / "run" / "flownet.pkl", args.model, video.frames, windows)
+    after, ssim_after = held_out_scores(out / "run" / "flownet.pkl", args.model, video.frames, windows)
     delta = np.array(after) - np.array(before)
     res = {
         "video": args.video,
@@ -153,6 +159,8 @@ def main() -> int:
         "psnr_before": float(np.mean(before)),
         "psnr_after": float(np.mean(after)),
         "delta_mean": float(delta.mean()),
+        "ssim_before": float(np.mean(ssim_before)),
+        "ssim_after": float(np.mean(ssim_after)),
         "improved_triplets": int((delta > 0).sum()),
         "per_triplet_before": before,
         "per_triplet_after": after,
@@ -161,7 +169,9 @@ def main() -> int:
     log(
         f"held-out PSNR over {len(windows)} triplets: before {res['psnr_before']:.3f} dB, "
         f"after {res['psnr_after']:.3f} dB ({res['delta_mean']:+.3f} dB; better on "
-        f"{res['improved_triplets']}/{len(windows)}); blend baseline {blend:.3f} dB; training {train_s:.0f} s"
+        f"{res['improved_triplets']}/{len(windows)}); "
+        f"SSIM {res['ssim_before']:.4f} -> {res['ssim_after']:.4f}; "
+        f"blend baseline {blend:.3f} dB; training {train_s:.0f} s"
     )
     return 0
 

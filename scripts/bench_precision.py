@@ -20,7 +20,8 @@ import vapoursynth as vs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from vsrife import RIFE_HDv3
+from vsrife.backend import resolve_backend
+from vsrife.loading import load_model
 
 
 def main() -> int:
@@ -35,11 +36,11 @@ def main() -> int:
     frames = [
         torch.from_numpy(np.stack([np.asarray(f[p]) for p in range(3)])).clamp(0, 1) for f in rgb.frames()
     ]
-    dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = resolve_backend(args.device, "fp32", purpose="model").device
     precisions = ["fp32", "bf16"] + (["fp16"] if dev.type == "cuda" else [])
     rows = {}
     for prec in precisions:
-        model = RIFE_HDv3(args.model, device=dev, precision=prec).load_weights()
+        model = load_model(args.model, resolve_backend(dev, prec, purpose="model"))
         scores, times = [], []
         for n in range(1, len(frames) - 1, 2):
             pair = torch.cat([frames[n - 1], frames[n + 1]])[None]
@@ -55,10 +56,10 @@ def main() -> int:
             "median_s": statistics.median(times),
             "n": len(scores),
         }
+    what = torch.backends.cpu.get_cpu_capability() if dev.type == "cpu" else torch.cuda.get_device_name(dev)
     base = rows["fp32"]
     print(
-        f"device {dev} ({torch.backends.cpu.get_cpu_capability() if dev.type == 'cpu' else torch.cuda.get_device_name(dev)}), "
-        f"model {args.model}, {base['n']} frames 1280x720",
+        f"device {dev} ({what}), model {args.model}, {base['n']} frames 1280x720",
         file=sys.stderr,
     )
     print(f"{'precision':<10} {'PSNR dB':>9} {'delta':>7} {'s/frame':>8} {'speed-up':>8}", file=sys.stderr)

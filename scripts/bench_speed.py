@@ -11,6 +11,7 @@ layout when no real file is installed (speed does not depend on the values).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import statistics
@@ -26,8 +27,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / ".cache" / "oracle"))
 
 from vsrife import RIFE_HDv3
+from vsrife.backend import resolve_backend
+from vsrife.errors import WeightsError
+from vsrife.loading import load_model
 from vsrife.registry import MODELS
-from vsrife.weights import find_weights
 
 
 def random_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -38,6 +41,22 @@ def random_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
         else 0.1 * torch.randn(v.shape, generator=g)
         for k, v in net.state_dict().items()
     }
+
+
+def run_peer(ref, has_encoder: bool, img0, img1, ts, div, grid) -> torch.Tensor:
+    with torch.inference_mode():
+        if has_encoder:
+            # vs-rife caches encoder features per source frame: one new frame encoded per output frame
+            f0 = ref.encode(img0)
+            return ref(img0, img1, ts, div, grid, f0, f0)
+        return ref(img0, img1, ts, div, grid)
+
+
+def run_ours(ours: RIFE_HDv3, frame: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        p = ours.pad(frame.to(ours.device, ours.dtype), 1.0)
+        f0 = ours.features(p)
+        return ours.interpolate(p, p, torch.tensor([0.5]), f0, f0, 1.0, False)
 
 
 def timeit(fn, reps: int, sync) -> float:
@@ -64,7 +83,8 @@ def main() -> int:
     args = ap.parse_args()
     import importlib
 
-    dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    backend = resolve_backend(args.device, args.precision, purpose="model")
+    dev = backend.device
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
     h, w = args.height, args.width
     g = torch.Generator().manual_seed(1)
@@ -72,11 +92,10 @@ def main() -> int:
     rows = []
     for version in args.models:
         spec = MODELS[version]
-        ours = RIFE_HDv3(version, device=dev, precision=args.precision)
-        path = find_weights(spec)
-        if path is not None:
-            ours.load_weights(path)
-        else:
+        try:
+            ours = load_model(version, backend)
+        except WeightsError:  # not installed: random weights time the same
+            ours = RIFE_HDv3(version, backend=backend)
             ours.flownet.load_state_dict(random_state(ours.flownet))
         state = ours.flownet.state_dict()
         ref_mod = importlib.import_module("rife_oracle.IFNet_HDv3_v" + version.replace(".", "_"))
@@ -95,20 +114,8 @@ def main() -> int:
         gv = torch.linspace(-1.0, 1.0, ph, device=dev).view(1, 1, ph, 1).expand(-1, -1, -1, pw)
         grid = torch.cat([gh, gv], 1)
 
-        def peer():
-            with torch.inference_mode():
-                if spec.has_encoder:
-                    # vs-rife caches encoder features per source frame: one new frame encoded per output frame
-                    f0 = ref.encode(img0)
-                    return ref(img0, img1, ts, div, grid, f0, f0)
-                return ref(img0, img1, ts, div, grid)
-
-        def mine():
-            with torch.inference_mode():
-                p = ours.pad(pair[:, :3].to(dev, ours.dtype), 1.0)
-                f0 = ours.features(p)
-                return ours.interpolate(p, p, torch.tensor([0.5]), f0, f0, 1.0, False)
-
+        peer = functools.partial(run_peer, ref, spec.has_encoder, img0, img1, ts, div, grid)
+        mine = functools.partial(run_ours, ours, pair[:, :3])
         t_peer = timeit(peer, args.frames, sync)
         t_ours = timeit(mine, args.frames, sync)
         rows.append(

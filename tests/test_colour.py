@@ -100,11 +100,11 @@ def test_resolve_spec_defaults() -> None:
 @pytest.mark.parametrize(
     "kwargs, words",
     [
-        (dict(matrix=10), ["_Matrix=10", "BT.709", "BT.2020"]),  # BT.2020 constant luminance
-        (dict(matrix=14), ["_Matrix=14"]),  # ICtCp
-        (dict(matrix=0), ["_Matrix=0"]),  # GBR in a YUV clip
-        (dict(color_range=2), ["_ColorRange=2", "full", "limited"]),
-        (dict(chroma_location=6), ["_ChromaLocation=6", "top-left"]),
+        ({"matrix": 10}, ["_Matrix=10", "BT.709", "BT.2020"]),  # BT.2020 constant luminance
+        ({"matrix": 14}, ["_Matrix=14"]),  # ICtCp
+        ({"matrix": 0}, ["_Matrix=0"]),  # GBR in a YUV clip
+        ({"color_range": 2}, ["_ColorRange=2", "full", "limited"]),
+        ({"chroma_location": 6}, ["_ChromaLocation=6", "top-left"]),
     ],
 )
 def test_resolve_spec_rejects_unsupported_props(kwargs, words) -> None:
@@ -147,7 +147,7 @@ def test_spec_from_format_range_props(vs, src) -> None:
 SITINGS = [(2, 0.0), (2, 0.5), (2, 1.0)]
 
 
-@pytest.mark.parametrize("factor, phase", SITINGS + [(4, 1.5)])
+@pytest.mark.parametrize("factor, phase", [*SITINGS, (4, 1.5)])
 def test_downsample_inverts_upsample(factor, phase) -> None:
     """D∘U = I on any size, borders included (mirror extensions chosen to commute with U)."""
     torch.manual_seed(0)
@@ -160,7 +160,7 @@ def test_downsample_inverts_upsample(factor, phase) -> None:
             assert max_abs(C._downsample(up, factor, phase, dim), xi) < 1e-6
 
 
-@pytest.mark.parametrize("factor, phase", SITINGS + [(4, 0.0), (4, 1.5), (4, 3.0)])
+@pytest.mark.parametrize("factor, phase", [*SITINGS, (4, 0.0), (4, 1.5), (4, 3.0)])
 def test_kernel_properties(factor, phase) -> None:
     up, _ = C._upsample_taps(factor, phase)
     assert np.allclose(up.sum(axis=1), 1)
@@ -299,7 +299,7 @@ def test_formats_round_trip(vs, src, fmt_name) -> None:
     back = rgb_to_planes(rgb, spec)
     assert [p.dtype for p in back] == [p.dtype for p in planes] == [spec.dtype] * spec.num_planes
     assert [p.shape for p in back] == [p.shape for p in planes]
-    errs = [max_abs(a, b) for a, b in zip(back, planes)]
+    errs = [max_abs(a, b) for a, b in zip(back, planes, strict=True)]
     if spec.is_float:
         tol = 1e-5 if spec.bits == 32 else 1e-3  # float16: half a ulp near 1.0
         assert max(errs) <= tol, errs
@@ -348,11 +348,11 @@ def test_rounding_clamping_and_shapes() -> None:
 
 def test_batch_equals_single_frames(vs, src) -> None:
     (a, spec), (b, _) = grab(src, 10), grab(src, FRAME)
-    batch = [torch.cat([x, y]) for x, y in zip(a, b)]
+    batch = [torch.cat([x, y]) for x, y in zip(a, b, strict=True)]
     rgb = planes_to_rgb(batch, spec)
     assert torch.equal(rgb[:1], planes_to_rgb(a, spec)) and torch.equal(rgb[1:], planes_to_rgb(b, spec))
     back = rgb_to_planes(rgb, spec)
-    assert all(torch.equal(x, y) for x, y in zip(back, batch))
+    assert all(torch.equal(x, y) for x, y in zip(back, batch, strict=True))
 
 
 def test_downsampling_is_good_on_generic_content(vs, src) -> None:
@@ -380,4 +380,4 @@ def test_cuda_matches_cpu(vs, src) -> None:
         gpu = planes_to_rgb([p.cuda() for p in planes], spec)
         assert gpu.device.type == "cuda" and max_abs(gpu.cpu(), cpu) < 1e-5
         back = rgb_to_planes(gpu, spec)
-        assert all(torch.equal(b.cpu(), p) for b, p in zip(back, planes)), fmt
+        assert all(torch.equal(b.cpu(), p) for b, p in zip(back, planes, strict=True)), fmt

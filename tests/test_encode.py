@@ -1,4 +1,4 @@
-"""vsrife.encode and `vsrife interpolate` to files: whole outputs only, every video frame, other streams kept."""
+"""vsrife.encode and `vsrife interpolate` to files: whole outputs, every video frame, other streams kept."""
 
 from __future__ import annotations
 
@@ -165,8 +165,16 @@ def av_input(tmp_path_factory, carphone_path) -> Path:
     )
     out = d / "in.mkv"
     subprocess.run(
-        [*ff, "-i", str(d / "v.mkv"), "-i", str(d / "a.m4a"), "-i", str(d / "s.srt"), "-i", str(d / "ch.txt")]
-        + [
+        [
+            *ff,
+            "-i",
+            str(d / "v.mkv"),
+            "-i",
+            str(d / "a.m4a"),
+            "-i",
+            str(d / "s.srt"),
+            "-i",
+            str(d / "ch.txt"),
             "-map",
             "0:v",
             "-map",
@@ -192,8 +200,19 @@ def test_interpolate_keeps_every_frame_and_the_other_streams(tmp_path, av_input)
     """The bug that lost video: audio longer than the video ended the mux early (-shortest)."""
     out = tmp_path / "out.mkv"
     r = subprocess.run(
-        [*VSRIFE, "interpolate", str(av_input), "-o", str(out), "--fps", "60", "--model", "4.0"]
-        + ["--preset", "ultrafast"],
+        [
+            *VSRIFE,
+            "interpolate",
+            str(av_input),
+            "-o",
+            str(out),
+            "--fps",
+            "60",
+            "--model",
+            "4.0",
+            "--preset",
+            "ultrafast",
+        ],
         check=False,
         capture_output=True,
         text=True,
@@ -237,8 +256,19 @@ def test_encoder_failure_is_one_clear_line(tmp_path, av_input):
 def test_missing_encoder_is_named(tmp_path, carphone_path):
     env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # no ffmpeg, no x265
     r = subprocess.run(
-        [*VSRIFE, "interpolate", str(carphone_path), "-o", str(tmp_path / "o.mkv"), "--model", "4.0"]
-        + ["--frames", "3", "--encoder", "x264"],
+        [
+            *VSRIFE,
+            "interpolate",
+            str(carphone_path),
+            "-o",
+            str(tmp_path / "o.mkv"),
+            "--model",
+            "4.0",
+            "--frames",
+            "3",
+            "--encoder",
+            "x264",
+        ],
         check=False,
         capture_output=True,
         text=True,
@@ -257,8 +287,21 @@ def test_missing_encoder_is_named(tmp_path, carphone_path):
 def test_other_encoders(tmp_path, carphone_path, encoder, codec):
     out = tmp_path / "o.mkv"
     r = subprocess.run(
-        [*VSRIFE, "interpolate", str(carphone_path), "-o", str(out), "--model", "4.0", "--frames", "3"]
-        + ["--encoder", encoder, "--preset", "ultrafast"],
+        [
+            *VSRIFE,
+            "interpolate",
+            str(carphone_path),
+            "-o",
+            str(out),
+            "--model",
+            "4.0",
+            "--frames",
+            "3",
+            "--encoder",
+            encoder,
+            "--preset",
+            "ultrafast",
+        ],
         check=False,
         capture_output=True,
         text=True,
@@ -274,8 +317,20 @@ def test_other_encoders(tmp_path, carphone_path, encoder, codec):
 def test_sigint_leaves_nothing_under_the_output_name(tmp_path, carphone_path):
     out = tmp_path / "out.mkv"
     proc = subprocess.Popen(
-        [*VSRIFE, "interpolate", str(carphone_path), "-o", str(out), "--fps", "60", "--model", "4.0"]
-        + ["--preset", "ultrafast", "--progress"],
+        [
+            *VSRIFE,
+            "interpolate",
+            str(carphone_path),
+            "-o",
+            str(out),
+            "--fps",
+            "60",
+            "--model",
+            "4.0",
+            "--preset",
+            "ultrafast",
+            "--progress",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

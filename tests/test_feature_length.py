@@ -1,5 +1,6 @@
-"""Feature-length input: building the filter costs the same for 100 frames and for 3 hours, absurd rates work or
-fail clearly, variable-rate timestamps come from timecode files without reading a frame, and seeking far into a
+"""Feature-length input: building the filter costs the same for 100 frames and for 3 hours, absurd rates work
+or fail clearly, variable-rate timestamps come from timecode files without reading a frame, and seeking far
+into a
 film costs a few interpolations, not a catch-up."""
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def test_two_hour_cfr_builds_in_constant_time(film, fps_in, fps):
         out,
         fps_in,
         TWO_HOURS_24,
-        [0, 1, 2, 3, 4, 5, 400_000, n_out - 2, n_out - 1] + rng.sample(range(n_out), 40),
+        [0, 1, 2, 3, 4, 5, 400000, n_out - 2, n_out - 1, *rng.sample(range(n_out), 40)],
     )
 
 
@@ -117,7 +118,7 @@ def test_output_longer_than_a_clip_can_hold_is_a_clear_error(film):
 def test_cycle_path_and_per_frame_path_give_identical_frames(carphone_path, v40_weights, monkeypatch):
     """Short cycles are selected by SelectEvery, long ones per frame: same frames either way."""
     clip = core.bs.VideoSource(str(carphone_path))[10:16]
-    kwargs = dict(model="4.0", factor_num=5, factor_den=2, sc=True)
+    kwargs = {"model": "4.0", "factor_num": 5, "factor_den": 2, "sc": True}
     cyc = RIFE(clip, **kwargs)
     monkeypatch.setattr(vsrife.filter, "CYCLE_LIMIT", 0)
     per = RIFE(clip, **kwargs)

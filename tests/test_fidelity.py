@@ -1,5 +1,6 @@
 """Our one parametrised IFNet against vs-rife 5.7.0's per-release reference files (the oracle), with
-identical random weights in the official layout: max abs difference <= 1e-4 in fp32 for every release."""
+identical random weights in the official layout: max abs difference <= 1e-4 for every release, with the
+model API's default precision on the CPU (fp32)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,10 @@ def reference_output(oracle_module, state, spec, pair, t, scale, ensemble):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_matches_reference(version, oracle):
+    """The model API with its default precision (fp32 on the CPU, as the reference) matches the reference."""
     spec = MODELS[version]
-    model = RIFE_HDv3(version, device="cpu", precision="fp32")
+    model = RIFE_HDv3(version, device="cpu")
+    assert model.dtype == torch.float32
     state = random_official_state(model.flownet, seed=len(version))
     model.flownet.load_state_dict(state, strict=True)
     g = torch.Generator().manual_seed(7)
@@ -84,7 +87,8 @@ def test_timestep_tensor_per_batch_item():
 
 
 def test_v40_large_motion_at_sizes_the_reference_cannot_take(oracle):
-    """At 96x160 (a multiple of 32, not 64) the reference 4.0 fails once its pyramid doubles; ours pads 4.0/4.1
+    """At 96x160 (a multiple of 32, not 64) the reference 4.0 fails once its pyramid doubles; ours pads
+    4.0/4.1
     to 64 and works."""
     model = RIFE_HDv3("4.0", device="cpu", precision="fp32")
     state = random_official_state(model.flownet, seed=3)

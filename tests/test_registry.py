@@ -5,10 +5,48 @@ from __future__ import annotations
 import pytest
 import torch
 
+from vsrife.errors import VsrifeError
 from vsrife.ifnet import IFNet
 from vsrife.registry import MODELS, VERSIONS, get_spec
 
-EXPECTED = ["4.0", "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9", "4.10", "4.11", "4.12", "4.12.lite", "4.13", "4.13.lite", "4.14", "4.14.lite", "4.15", "4.15.lite", "4.16.lite", "4.17", "4.17.lite", "4.18", "4.19", "4.20", "4.21", "4.22", "4.22.lite", "4.23", "4.24", "4.25", "4.25.lite", "4.25.heavy", "4.26", "4.26.heavy"]
+EXPECTED = [
+    "4.0",
+    "4.1",
+    "4.2",
+    "4.3",
+    "4.4",
+    "4.5",
+    "4.6",
+    "4.7",
+    "4.8",
+    "4.9",
+    "4.10",
+    "4.11",
+    "4.12",
+    "4.12.lite",
+    "4.13",
+    "4.13.lite",
+    "4.14",
+    "4.14.lite",
+    "4.15",
+    "4.15.lite",
+    "4.16.lite",
+    "4.17",
+    "4.17.lite",
+    "4.18",
+    "4.19",
+    "4.20",
+    "4.21",
+    "4.22",
+    "4.22.lite",
+    "4.23",
+    "4.24",
+    "4.25",
+    "4.25.lite",
+    "4.25.heavy",
+    "4.26",
+    "4.26.heavy",
+]
 
 
 def test_all_releases_listed_once():
@@ -23,7 +61,13 @@ def test_every_release_builds_and_runs(version):
     keys = net.state_dict().keys()
     assert all(not k.startswith("module.") for k in keys)
     assert ("encode." in " ".join(keys)) == spec.has_encoder
-    assert spec.filename == f"flownet_v{version}.pkl" and spec.url.endswith(spec.filename)
+
+
+def test_file_names_and_urls_are_the_official_ones():
+    spec = MODELS["4.25.lite"]
+    assert spec.filename == "flownet_v4.25.lite.pkl"
+    assert spec.url == "https://github.com/HolyWu/vs-rife/releases/download/model/flownet_v4.25.lite.pkl"
+    assert len({s.filename for s in MODELS.values()}) == len(MODELS)
 
 
 def test_padding_modulo_per_release():
@@ -32,14 +76,9 @@ def test_padding_modulo_per_release():
     assert mods["4.25.lite"] == 128
     assert mods["4.6"] == mods["4.24"] == mods["4.13.lite"] == 32
     assert mods["4.0"] == mods["4.1"] == 64  # the pyramid may double at run time
-    # divided by scale, never more than needed: 720p at scale 1 pads to 736 rows for 4.x (not 768)
+    # divided by scale, never more than needed: 720p at scale 1 pads to 736 rows for 4.22 (not 768)
     cfg = MODELS["4.22"].config
-    assert (
-        cfg.padding_multiple(1.0) == 32
-        and cfg.padding_multiple(0.5) == 64
-        and cfg.padding_multiple(2.0) == 16
-    )
-    assert -(-720 // cfg.padding_multiple(1.0)) * cfg.padding_multiple(1.0) == 736
+    assert [cfg.padding_multiple(s) for s in (0.25, 0.5, 1.0, 2.0, 4.0)] == [128, 64, 32, 16, 8]
 
 
 def test_ensemble_support_is_a_config_fact():
@@ -50,9 +89,7 @@ def test_ensemble_support_is_a_config_fact():
 
 
 def test_unknown_version_error_lists_choices():
-    with pytest.raises(
-        ValueError, match=r"RIFE: model must be one of 4\.0, 4\.1, .*4\.26\.heavy; got '3\.9'"
-    ):
+    with pytest.raises(VsrifeError, match=r"^model must be one of 4\.0, 4\.1, .*4\.26\.heavy; got '3\.9'$"):
         get_spec("3.9")
     assert get_spec("v4.25").version == "4.25"
 
@@ -69,5 +106,15 @@ def test_every_scale_runs_on_odd_sizes(version):
     for scale in (0.25, 0.5, 1.0, 2.0, 4.0):
         out = model.inference(torch.rand(1, 6, 72, 100), 0.5, scale=scale)
         assert out.shape == (1, 3, 72, 100) and torch.isfinite(out).all()
-        mult = model.spec.config.padding_multiple(scale)
-        assert model.padding(72, 100, scale) == (-72 % mult, -100 % mult)
+
+
+def test_padding_of_a_720p_frame():
+    """Rows and columns added to 1280x720, worked out by hand from each release's modulo and the scale."""
+    from vsrife import RIFE_HDv3
+
+    pads = {v: RIFE_HDv3(v, device="cpu", precision="fp32") for v in ("4.0", "4.22", "4.25.lite")}
+    assert pads["4.22"].padding(720, 1280, 1.0) == (16, 0)  # 736 = 23 x 32
+    assert pads["4.22"].padding(720, 1280, 0.5) == (48, 0)  # 768 = 12 x 64
+    assert pads["4.0"].padding(720, 1280, 1.0) == (48, 0)  # 768 = 12 x 64 (the pyramid may double)
+    assert pads["4.25.lite"].padding(720, 1280, 1.0) == (48, 0)  # 768 = 6 x 128
+    assert pads["4.25.lite"].padding(720, 1280, 4.0) == (16, 0)  # 736 = 23 x 32

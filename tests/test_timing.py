@@ -7,7 +7,7 @@ from fractions import Fraction as F
 
 import pytest
 
-from vsrife.timing import CFRTimeline, VFRTimeline, make_timeline, parse_rate, target_rate
+from vsrife.timing import CFRTimeline, Position, VFRTimeline, make_timeline, parse_rate, target_rate
 
 NTSC24, NTSC30, NTSC60 = F(24000, 1001), F(30000, 1001), F(60000, 1001)
 
@@ -44,12 +44,13 @@ def test_cfr_tables_exact_and_driftless(fps_in, fps_out, pattern):
 def test_end_of_clip_rule():
     tl = CFRTimeline(132, F(25), F(50))
     assert tl.length == 264
-    assert [tl.locate(n) for n in (261, 262, 263)] == [
-        tl.locate(261),
-        type(tl.locate(0))(131, F(0)),
-        type(tl.locate(0))(131, F(0)),
+    # the last source frame starts at 131/25 s = output frame 262; the two after it repeat it
+    assert [tl.locate(n) for n in (260, 261, 262, 263)] == [
+        Position(130, F(0)),
+        Position(130, F(1, 2)),
+        Position(131, F(0)),
+        Position(131, F(0)),
     ]
-    assert tl.locate(261).index == 130 and tl.locate(261).t == F(1, 2)
     tl = CFRTimeline(10, NTSC24, NTSC60)
     assert tl.length == 25
     assert tl.locate(24).index == 9 and tl.locate(24).t == 0  # 24/60 s past frame 9's start: repeat

@@ -45,8 +45,8 @@ from vsrife.train.data import (
     VideoTriplets,
     VimeoTriplets,
     augment,
+    frame_to_rgb,
     read_image,
-    read_png,
     write_png,
 )
 from vsrife.train.losses import _upsample, gauss_kernel
@@ -63,7 +63,8 @@ def read_log(out: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def bbb_frames(bbb_path) -> np.ndarray:
-    """Frames 40..44 and 60..64 of Big Buck Bunny (no duplicated frames among them) as uint8 [10, 720, 1280, 3]
+    """Frames 40..44 and 60..64 of Big Buck Bunny (no duplicated frames among them) as
+    uint8 [10, 720, 1280, 3]
     RGB."""
     clip = vs.core.bs.VideoSource(str(bbb_path))
     rgb = vs.core.resize.Bicubic(clip, format=vs.RGB24, matrix_in_s="709")
@@ -229,16 +230,36 @@ def _resume_args(carphone_path, v40_weights, out: Path) -> list[str]:
 
 
 def test_resume_continues_exactly(tmp_path, carphone_path, v40_weights):
+    """The straight run is driven from Python (a RunConfig), the split one from the command line: both are the
+    same run, and a resumed run continues exactly."""
+    from vsrife.train.config import DataConfig, RunConfig
+    from vsrife.train.loop import run
+
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert train_main(_resume_args(carphone_path, v40_weights, straight)) == 0
-    assert train_main(_resume_args(carphone_path, v40_weights, split) + ["--stop-at", "3"]) == 0
+    config = RunConfig(
+        out=straight,
+        data=DataConfig(videos=(str(carphone_path),), frames=(0, 16), val_fraction=0.2, crop=(64, 64)),
+        model="4.0",
+        weights=str(v40_weights),
+        train=TrainConfig(lr=1e-4),
+        steps=8,
+        batch_size=2,
+        warmup=2,
+        min_lr=1e-6,
+        log_every=1,
+        threads=1,
+        quiet=True,
+        val_at_start=False,
+    )
+    assert run(config) == 0
+    assert train_main([*_resume_args(carphone_path, v40_weights, split), "--stop-at", "3"]) == 0
     mid = read_resume(split / "resume.pt")
     assert mid["step"] == 3
     assert read_log(split)[-1]["finished"] is False
     # resume with a different --lr on the command line: the saved schedule wins
     args = _resume_args(carphone_path, v40_weights, split)
     args[args.index("--lr") + 1] = "5e-4"
-    assert train_main(args + ["--resume"]) == 0
+    assert train_main([*args, "--resume"]) == 0
 
     a, b = read_resume(straight / "resume.pt"), read_resume(split / "resume.pt")
     assert a["step"] == b["step"] == 8
@@ -256,7 +277,7 @@ def test_resume_continues_exactly(tmp_path, carphone_path, v40_weights):
         assert loss_a[s] == pytest.approx(loss_b[s], rel=1e-4, abs=1e-7), s
     for k, v in a["net"].items():
         torch.testing.assert_close(b["net"][k], v, rtol=1e-5, atol=1e-6, msg=k)
-    for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+    for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True):
         assert float(pa["step"]) == float(pb["step"]) == 8
         torch.testing.assert_close(pb["exp_avg_sq"], pa["exp_avg_sq"], rtol=1e-4, atol=1e-12)
 
@@ -354,7 +375,7 @@ def test_update_trains_and_eval_does_not(v40_weights, bbb_batch):
     pred, info = tr.update(imgs, gt, learning_rate=1e-4, training=False)
     assert state_hash(tr) == before and "grad_norm" not in info
     assert pred.shape == gt.shape
-    for k in ("loss_l1", "loss_tea", "loss_distill", "loss_smooth", "loss_total"):
+    for k in ("loss_l1", "loss_tea", "loss_distill", "loss_smooth", "loss_census", "loss_total"):
         assert info[k].ndim == 0 and math.isfinite(float(info[k])), k
     w = tr.config.losses
     total = (
@@ -362,6 +383,7 @@ def test_update_trains_and_eval_does_not(v40_weights, bbb_batch):
         + w.teacher * info["loss_tea"]
         + w.distill * info["loss_distill"]
         + w.smooth * info["loss_smooth"]
+        + w.census * info["loss_census"]
     )
     assert float(info["loss_total"]) == pytest.approx(float(total))
     first = float(info["loss_l1"])
@@ -417,11 +439,11 @@ def test_augment_is_deterministic_and_each_transform_is_right(bbb_frames):
     x0, xg, x1, t = augment(
         a, g, b, 0.25, Augment(crop=(64, 96), **{**off, "hflip": 1}), np.random.default_rng(5)
     )
-    assert t == 0.25 and all(np.array_equal(o, r[:, ::-1]) for o, r in zip((x0, xg, x1), ref))
+    assert t == 0.25 and all(np.array_equal(o, r[:, ::-1]) for o, r in zip((x0, xg, x1), ref, strict=True))
     out = augment(a, g, b, 0.5, Augment(crop=(64, 96), **{**off, "vflip": 1}), np.random.default_rng(5))
-    assert all(np.array_equal(o, r[::-1]) for o, r in zip(out[:3], ref))
+    assert all(np.array_equal(o, r[::-1]) for o, r in zip(out[:3], ref, strict=True))
     out = augment(a, g, b, 0.5, Augment(crop=(64, 96), **{**off, "channels": 1}), np.random.default_rng(5))
-    assert all(np.array_equal(o, r[:, :, ::-1]) for o, r in zip(out[:3], ref))
+    assert all(np.array_equal(o, r[:, :, ::-1]) for o, r in zip(out[:3], ref, strict=True))
     y, x = crop_at(5, 64, 64)
     sq = [f[y : y + 64, x : x + 64] for f in (a, g, b)]
     out = augment(a, g, b, 0.5, Augment(crop=(64, 64), **{**off, "rotate": 1}), np.random.default_rng(5))
@@ -430,7 +452,7 @@ def test_augment_is_deterministic_and_each_transform_is_right(bbb_frames):
     full = Augment(crop=(64, 64))
     r1 = augment(a, g, b, 0.5, full, np.random.default_rng([0, 3, 7]))
     r2 = augment(a, g, b, 0.5, full, np.random.default_rng([0, 3, 7]))
-    assert all(np.array_equal(p, q) for p, q in zip(r1[:3], r2[:3])) and r1[3] == r2[3]
+    assert all(np.array_equal(p, q) for p, q in zip(r1[:3], r2[:3], strict=True)) and r1[3] == r2[3]
     with pytest.raises(ValueError, match="larger"):
         augment(a, g, b, 0.5, Augment(crop=(1024, 64)), np.random.default_rng(0))
 
@@ -484,7 +506,7 @@ def test_video_scene_cuts_are_skipped(carphone_path, bbb_path, tmp_path):
     assert ds.skipped["cut"] == 2 and all(not (i <= 7 < i + 2) for i in ds.windows)
 
 
-def test_png_reader_and_vimeo_layout(tmp_path, carphone_path):
+def test_png_round_trip_and_vimeo_layout(tmp_path, carphone_path):
     frames = VideoFrames(carphone_path, 0, 6).frames
     root = tmp_path / "vimeo_triplet"
     for seq, start in (("00001/0001", 0), ("00001/0002", 3)):
@@ -495,15 +517,8 @@ def test_png_reader_and_vimeo_layout(tmp_path, carphone_path):
     (root / "tri_trainlist.txt").write_text("00001/0001\n")
     (root / "tri_testlist.txt").write_text("00001/0002\n\n")
     p = root / "sequences" / "00001" / "0001" / "im2.png"
-    assert np.array_equal(read_png(p), frames[1]) and np.array_equal(read_image(p), frames[1])
-    try:
-        import cv2  # optional dependency: its own encoder uses every PNG row filter
-
-        enc = tmp_path / "cv2.png"
-        cv2.imwrite(str(enc), frames[2][:, :, ::-1].copy(), [cv2.IMWRITE_PNG_COMPRESSION, 9])
-        assert np.array_equal(read_png(enc), frames[2])
-    except ImportError:
-        pass
+    assert p.read_bytes().startswith(b"\x89PNG") and np.array_equal(read_image(p), frames[1])
+    assert not np.array_equal(read_image(p), frames[1][:, :, ::-1])  # RGB order, not OpenCV's BGR
     train = VimeoTriplets(root, "train", Augment(crop=(64, 64)))
     test = VimeoTriplets(root, "test", None, eval_crop=(96, 128))
     assert len(train) == 1 and len(test) == 1
@@ -519,7 +534,8 @@ def test_png_reader_and_vimeo_layout(tmp_path, carphone_path):
     assert torch.equal(x[6:9], crop(frames[4]))
     with pytest.raises(FileNotFoundError, match="Vimeo-90K"):
         VimeoTriplets(tmp_path / "nowhere")
-    # the training run on this layout: trains on the train list (1 triplet: 1 step per epoch), validates on the
+    # the training run on this layout: trains on the train list (1 triplet: 1 step per epoch), validates on
+    # the
     # test list before training and after every epoch
     out = tmp_path / "run"
     assert (
@@ -594,3 +610,19 @@ def test_cuda_amp_steps(v40_weights, bbb_batch, amp):
     assert math.isfinite(float(info["loss_total"])) and tr.skipped_steps <= 2
     _, after = tr.update(imgs, gt, training=False)
     assert float(after["loss_total"]) < first
+
+
+def test_training_converts_colour_as_the_filter(bbb_path):
+    """Untagged 1280x540 YUV: BT.709 by vsrife.colour's one rule (the old zimg path picked BT.601 below 600
+    rows). Training frames are the filter's RGB, rounded to 8 bits."""
+    from vsrife.colour import planes_to_rgb, resolve_spec
+
+    clip = vs.core.bs.VideoSource(str(bbb_path))[50:51].std.Crop(top=90, bottom=90)
+    clip = clip.std.RemoveFrameProps(["_Matrix", "_Primaries", "_Transfer"])
+    frame = clip.get_frame(0)
+    got = frame_to_rgb(frame, clip.width, clip.height)
+    planes = [torch.from_numpy(np.array(frame[p])) for p in range(3)]
+    for matrix, same in ((1, True), (6, False)):
+        spec = resolve_spec("yuv", 8, False, 1, 1, 1280, 540, matrix=matrix)
+        ref = planes_to_rgb(planes, spec)[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0)
+        assert np.array_equal(got, ref.numpy()) == same

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from vsrife import RIFE_HDv3, WeightsError
+from vsrife import RIFE_HDv3, WeightsError, resolve_backend
 from vsrife.registry import MODELS
 from vsrife.weights import TRAINING_ONLY_PREFIXES, matching_versions, read_state_dict
 
@@ -61,27 +61,49 @@ def test_pickled_code_is_refused_never_executed(tmp_path):
         os.unlink(marker)
     path = tmp_path / "flownet_v4.0.pkl"
     torch.save({"module.block0.conv0.0.0.weight": torch.zeros(1), "x": _Evil()}, path)
-    with pytest.raises(WeightsError, match="refused: it is not a plain tensor checkpoint"):
+    with pytest.raises(WeightsError, match=r"flownet_v4\.0\.pkl carries pickled code \(refused") as info:
         RIFE_HDv3("4.0", device="cpu", precision="fp32").load_weights(path)
+    _one_line_of_ours(info.value)
     assert not os.path.exists(marker)
     raw = tmp_path / "raw.pkl"
     raw.write_bytes(pickle.dumps(_Evil()))
-    with pytest.raises(WeightsError):
+    with pytest.raises(WeightsError, match="carries pickled code") as info:
         read_state_dict(raw)
+    _one_line_of_ours(info.value)
     assert not os.path.exists(marker)
+
+
+def _one_line_of_ours(e: BaseException) -> None:
+    """Our message only: one line, none of PyTorch's text (its advice to turn weights_only off above all)."""
+    msg = str(e)
+    assert "\n" not in msg, msg
+    for theirs in ("weights_only", "PyTorch 2.6", "PytorchStreamReader", "miniz", "Unpickler", "load key"):
+        assert theirs not in msg, msg
 
 
 def test_truncated_and_garbage_files(tmp_path, v40_weights):
     cut = tmp_path / "flownet_v4.0.pkl"
     cut.write_bytes(v40_weights.read_bytes()[: 1 << 20])
-    with pytest.raises(WeightsError, match="not a readable checkpoint"):
+    with pytest.raises(WeightsError, match=r"flownet_v4\.0\.pkl is truncated") as info:
         RIFE_HDv3("4.0", device="cpu", precision="fp32").load_weights(cut)
+    _one_line_of_ours(info.value)
     text = tmp_path / "notes.pkl"
     text.write_text("hello")
-    with pytest.raises(WeightsError, match="not a readable checkpoint"):
-        read_state_dict(text)
-    with pytest.raises(WeightsError, match="does not exist"):
-        read_state_dict(tmp_path / "absent.pkl")
+    html = tmp_path / "page.pkl"
+    html.write_text("<!DOCTYPE html>\n<html><body>Not Found</body></html>\n")
+    legacy = tmp_path / "legacy.pkl"
+    legacy.write_bytes(pickle.dumps({"a": 1}, protocol=2)[:5])
+    cases = [
+        (text, r"notes\.pkl is not a PyTorch checkpoint \(it is a text file\)"),
+        (html, r"page\.pkl is not a PyTorch checkpoint \(it is an HTML/XML page"),
+        (legacy, r"legacy\.pkl is truncated or damaged"),
+        (tmp_path / "absent.pkl", "does not exist"),
+        (tmp_path, r"is a directory, not a weights file"),
+    ]
+    for path, match in cases:
+        with pytest.raises(WeightsError, match=match) as info:
+            read_state_dict(path)
+        _one_line_of_ours(info.value)
     other = tmp_path / "model.pth"
     torch.save({"weight": torch.zeros(3, 3)}, other)
     with pytest.raises(
@@ -121,9 +143,9 @@ def test_model_dir_env_is_searched(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"model": "5.0"}, r"RIFE_HDv3: model must be one of"),
-        ({"device": "tpu"}, r"RIFE_HDv3: device must be 'cpu', 'cuda' or 'cuda:N'; got 'tpu'"),
-        ({"precision": "int8"}, r"RIFE_HDv3: precision must be one of fp32, fp16, bf16; got 'int8'"),
+        ({"model": "5.0"}, r"^model must be one of"),
+        ({"device": "tpu"}, r"^device must be 'cpu', 'cuda' or 'cuda:N'; got 'tpu'$"),
+        ({"precision": "int8"}, r"^precision must be one of fp32, fp16, bf16; got 'int8'$"),
         ({"precision": "fp16", "device": "cpu"}, r"precision 'fp16' is not supported on the CPU"),
     ],
 )
@@ -143,7 +165,7 @@ def test_bad_inference_arguments():
     pair = torch.rand(1, 6, 32, 32)
     with pytest.raises(ValueError, match=r"frame_pair must be a \[B, 6, H, W\] tensor; got \(1, 3, 32, 32\)"):
         model.inference(pair[:, :3])
-    with pytest.raises(ValueError, match="scale must be one of 0.25, 0.5, 1.0, 2.0, 4.0; got 3"):
+    with pytest.raises(ValueError, match=r"scale must be one of 0\.25, 0\.5, 1\.0, 2\.0, 4\.0; got 3"):
         model.inference(pair, scale=3)
     with pytest.raises(ValueError, match=r"ensemble is not supported by model 4\.25"):
         model.inference(pair, ensemble=True)
@@ -153,11 +175,16 @@ def test_bad_inference_arguments():
         model.inference((pair * 255).to(torch.uint8))
 
 
-def test_default_precision_by_device():
-    from vsrife.device import cpu_has_native_bf16, default_precision
+def test_default_precision_by_purpose():
+    """The model API computes as the reference (fp32 on the CPU, fp16 on CUDA); the filter uses bf16 on CPUs
+    that compute it natively."""
+    from vsrife.backend import cpu_has_native_bf16, default_precision
 
-    assert default_precision(torch.device("cuda")) == "fp16"
-    assert default_precision(torch.device("cpu")) == ("bf16" if cpu_has_native_bf16() else "fp32")
-    assert RIFE_HDv3("4.6", device="cpu").dtype == (
+    assert default_precision(torch.device("cuda"), "model") == "fp16"
+    assert default_precision(torch.device("cuda"), "filter") == "fp16"
+    assert default_precision(torch.device("cpu"), "model") == "fp32"
+    assert default_precision(torch.device("cpu"), "filter") == ("bf16" if cpu_has_native_bf16() else "fp32")
+    assert RIFE_HDv3("4.6", device="cpu").dtype == torch.float32
+    assert resolve_backend("cpu", purpose="filter").dtype == (
         torch.bfloat16 if cpu_has_native_bf16() else torch.float32
     )

@@ -8,12 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from .backend import Backend, resolve_backend
+from .errors import DownloadError, VsrifeError, WeightsError
+from .loading import default_version, load_model
 from .model import RIFE_HDv3
 from .registry import DEFAULT_VERSION, MODELS, VERSIONS
-from .weights import WeightsError
 
 __version__ = "0.1.0"
-__all__ = ["DEFAULT_VERSION", "MODELS", "RIFE", "VERSIONS", "RIFE_HDv3", "WeightsError", "__version__"]
+__all__ = [
+    "DEFAULT_VERSION",
+    "MODELS",
+    "RIFE",
+    "VERSIONS",
+    "Backend",
+    "DownloadError",
+    "RIFE_HDv3",
+    "VsrifeError",
+    "WeightsError",
+    "__version__",
+    "default_version",
+    "load_model",
+    "resolve_backend",
+]
 
 
 def __getattr__(name: str) -> Any:

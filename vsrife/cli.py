@@ -6,6 +6,7 @@ Everything meant for a person goes to stderr; stdout carries video only (`vsrife
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -14,11 +15,33 @@ from pathlib import Path
 from typing import Any
 
 from .encode import ENCODERS
+from .errors import VsrifeError
 from .registry import MODELS, VERSIONS, get_spec
 
 
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
+
+
+class _StderrHandler(logging.Handler):
+    """The CLI's handler of the ``vsrife`` logger: one line per record on the current ``sys.stderr``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Send the ``vsrife`` logger's records to stderr as plain lines (stdout carries video only)."""
+    logger = logging.getLogger("vsrife")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("vsrife: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -29,9 +52,9 @@ def cmd_download(args: argparse.Namespace) -> int:
         _err("vsrife download: name at least one version (e.g. 4.25) or --all")
         return 2
     try:
-        specs = [get_spec(v, "vsrife download") for v in versions]
-    except ValueError as e:
-        _err(str(e))
+        specs = [get_spec(v) for v in versions]
+    except VsrifeError as e:
+        _err(f"vsrife download: {e}")
         return 2
     failed = 0
     for spec in specs:
@@ -145,7 +168,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     finally:
         tc_dir.cleanup()  # the filter has read the timestamps while it was built
     _err(
-        f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps "
+        f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at "
+        f"{clip.fps} fps "
         f"-> {out.num_frames} frames at {out.fps} fps"
     )
     progress = Progress(args.progress or sys.stderr.isatty())
@@ -293,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    setup_logging()
     if argv[:1] == ["train"]:
         from .train.cli import main as train_main
 

@@ -11,17 +11,20 @@ Runs on whatever device the planes live on; no VapourSynth import.
 
 Chroma resampling is separable and honours the chroma siting:
 
-* upsampling uses the Spline36 kernel (6 taps at chroma rate), evaluated at the exact sub-sample phase of every
+* upsampling uses the Spline36 kernel (6 taps at chroma rate), evaluated at the exact sub-sample phase of
+  every
   output row/column;
 * downsampling uses the *least-squares inverse* of that upsampler, ``D = (UᵀU)⁻¹Uᵀ``, computed once per
   (factor, siting) and truncated to a FIR kernel (83-88 taps for 2x; the dropped taps sum below 1e-7).
   So ``D∘U`` is the identity:
   YUV → RGB → YUV is lossless apart from float rounding, and for arbitrary RGB the result is the chroma
-  whose Spline36 reconstruction is closest (L2) to the input, i.e. a sharp, projection-based anti-alias filter.
+  whose Spline36 reconstruction is closest (L2) to the input, i.e. a sharp, projection-based anti-alias
+  filter.
 
 Edges use mirror extension chosen so that the extended full-resolution signal is exactly the upsample of the
 extended chroma signal (possible for every siting with 2x subsampling), which keeps the round trip exact
-up to the borders (4x subsampling, 4:1:x, is exact inside and approximate in the border columns/rows). Resampling runs as ``F.conv2d`` with fixed kernels; on CUDA it runs in float64 so that
+up to the borders (4x subsampling, 4:1:x, is exact inside and approximate in the border columns/rows).
+Resampling runs as ``F.conv2d`` with fixed kernels; on CUDA it runs in float64 so that
 TF32 settings made for the model never reach it.
 """
 
@@ -35,6 +38,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .errors import VsrifeError
 
 __all__ = [
     "MATRIX_COEFFS",
@@ -119,21 +124,22 @@ def resolve_spec(
     height > 576) else BT.601/170M when absent or 2 (unspecified); limited range for integer YUV/GRAY, full
     for RGB and float (``_ColorRange`` 0 = full, 1 = limited; float is always full); chroma location left.
     Values that do not matter for the format are normalised away (matrix 0 for RGB, location 0 without
-    subsampling, the vertical half of the location for 4:2:2 ...). Raises ``ValueError`` for unsupported values.
+    subsampling, the vertical half of the location for 4:2:2 ...). Raises ``VsrifeError`` (a ``ValueError``)
+    for unsupported values.
     """
     family = family.lower()
     if family not in _FAMILIES:
-        raise ValueError(f"colour family {family!r} is not supported; use one of {', '.join(_FAMILIES)}")
+        raise VsrifeError(f"colour family {family!r} is not supported; use one of {', '.join(_FAMILIES)}")
     if is_float and bits not in (16, 32):
-        raise ValueError(f"float formats must have 16 or 32 bits, got {bits}")
+        raise VsrifeError(f"float formats must have 16 or 32 bits, got {bits}")
     if not is_float and not 8 <= bits <= 16:
-        raise ValueError(f"integer formats must have 8..16 bits, got {bits}")
+        raise VsrifeError(f"integer formats must have 8..16 bits, got {bits}")
     if family != "yuv" and (ss_w or ss_h):
-        raise ValueError(f"{family} formats cannot be subsampled (ss_w={ss_w}, ss_h={ss_h})")
+        raise VsrifeError(f"{family} formats cannot be subsampled (ss_w={ss_w}, ss_h={ss_h})")
     if not (0 <= ss_w <= 2 and 0 <= ss_h <= 2):
-        raise ValueError(f"chroma subsampling must be 0..2 (log2), got ss_w={ss_w}, ss_h={ss_h}")
+        raise VsrifeError(f"chroma subsampling must be 0..2 (log2), got ss_w={ss_w}, ss_h={ss_h}")
     if width % (1 << ss_w) or height % (1 << ss_h):
-        raise ValueError(
+        raise VsrifeError(
             f"{width}x{height} is not divisible by the chroma subsampling {1 << ss_w}x{1 << ss_h}"
         )
 
@@ -144,7 +150,7 @@ def resolve_spec(
     elif color_range in (0, 1):
         full = color_range == 0
     else:
-        raise ValueError(f"_ColorRange={color_range} is not supported; use 0 (full) or 1 (limited)")
+        raise VsrifeError(f"_ColorRange={color_range} is not supported; use 0 (full) or 1 (limited)")
 
     if family == "rgb":
         mat = 0
@@ -153,12 +159,12 @@ def resolve_spec(
     elif matrix in MATRIX_COEFFS:
         mat = int(matrix)
     else:
-        raise ValueError(f"_Matrix={matrix} is not supported; use one of {_MATRIX_HELP}")
+        raise VsrifeError(f"_Matrix={matrix} is not supported; use one of {_MATRIX_HELP}")
 
     if chroma_location is None:
         chroma_location = 0
     if chroma_location not in _LOC_SITING:
-        raise ValueError(
+        raise VsrifeError(
             f"_ChromaLocation={chroma_location} is not supported; use 0 (left), 1 (center), 2 (top-left), "
             "3 (top), 4 (bottom-left) or 5 (bottom)"
         )
@@ -182,7 +188,7 @@ def spec_from_format(fmt: Any, width: int, height: int, props: Mapping[str, Any]
         "_Range" in props
     ):  # VapourSynth R81+: H.273 full-range flag (1 = full); _ColorRange reads as its alias
         rng = int(props["_Range"])
-        color_range = {0: 1, 1: 0}.get(rng, rng + 2)  # to the _ColorRange meaning; others stay invalid
+        color_range: int | None = {0: 1, 1: 0}.get(rng, rng + 2)  # to the _ColorRange meaning; others invalid
     else:
         color_range = _opt_int(props.get("_ColorRange"))
     return resolve_spec(
@@ -358,7 +364,8 @@ def _mirror_pad(x: torch.Tensor, dim: int, pad_lo: int, pad_hi: int, a_lo: int, 
     n = x.shape[dim]
     idx = _mirror_index(n, pad_lo, pad_hi, a_lo, a_hi)
     lo, hi = idx[:pad_lo], idx[pad_lo + n :]
-    # Usual case: each pad is one reversed run of samples, so slice + flip (a gather along the last dim is slow
+    # Usual case: each pad is one reversed run of samples, so slice + flip (a gather along the last dim is
+    # slow
     # on CPU); anything else (pads longer than the plane) takes the general gather.
     if (pad_lo == 0 or np.array_equal(lo, np.arange(lo[0], lo[0] - pad_lo, -1))) and (
         pad_hi == 0 or np.array_equal(hi, np.arange(hi[0], hi[0] - pad_hi, -1))
@@ -452,12 +459,12 @@ def planes_to_rgb(planes: Sequence[torch.Tensor], spec: ColourSpec) -> torch.Ten
     GRAY is replicated into R, G and B; float YUV has Y in [0,1] and U/V in [-0.5,0.5].
     """
     if len(planes) != spec.num_planes:
-        raise ValueError(f"{spec.family} needs {spec.num_planes} planes, got {len(planes)}")
+        raise VsrifeError(f"{spec.family} needs {spec.num_planes} planes, got {len(planes)}")
     planes = [p if p.dim() == 3 else p.unsqueeze(0) for p in planes]
     b, height, width = planes[0].shape
-    for p, (h, w) in zip(planes, spec.plane_shapes(width, height)):
+    for p, (h, w) in zip(planes, spec.plane_shapes(width, height), strict=True):
         if tuple(p.shape) != (b, h, w):
-            raise ValueError(f"plane shape {tuple(p.shape)} does not match {(b, h, w)} for {spec}")
+            raise VsrifeError(f"plane shape {tuple(p.shape)} does not match {(b, h, w)} for {spec}")
 
     if spec.family == "gray":
         y = _to_float(planes[0], spec, False)
@@ -485,10 +492,10 @@ def rgb_to_planes(rgb: torch.Tensor, spec: ColourSpec) -> list[torch.Tensor]:
     if squeeze:
         rgb = rgb.unsqueeze(0)
     if rgb.dim() != 4 or rgb.shape[1] != 3:
-        raise ValueError(f"expected RGB of shape [B,3,H,W], got {tuple(rgb.shape)}")
+        raise VsrifeError(f"expected RGB of shape [B,3,H,W], got {tuple(rgb.shape)}")
     b, _, height, width = rgb.shape
     if width % (1 << spec.ss_w) or height % (1 << spec.ss_h):
-        raise ValueError(f"{width}x{height} is not divisible by the chroma subsampling of {spec}")
+        raise VsrifeError(f"{width}x{height} is not divisible by the chroma subsampling of {spec}")
     rgb = rgb.to(torch.float32)
     r, g, bl = rgb.unbind(1)
 

@@ -1,4 +1,10 @@
-"""Download weights: temp file, progress on stderr, checksum and layout verification, atomic rename."""
+"""Download weights: temp file, optional progress on stderr, verification, atomic rename.
+
+A download is verified by its exact tensor layout: every tensor name and shape must be those of the release
+(:func:`vsrife.weights.load_for`), read without running any pickled code. A sha256 is checked too where the
+registry records one; today it records none (the release files could not be fetched to hash them), so a file
+with the right layout but other values would be accepted.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .errors import DownloadError, WeightsError
 from .registry import ModelSpec
-from .weights import WeightsError, load_for, user_model_dir
+from .weights import load_for, user_model_dir
 
-
-class DownloadError(RuntimeError):
-    pass
+__all__ = ["DownloadError", "download", "sha256_of", "verify"]
 
 
 def sha256_of(path: Path) -> str:
@@ -36,8 +41,8 @@ def _progress(done: int, total: int | None, name: str) -> None:
 
 
 def verify(spec: ModelSpec, path: Path) -> None:
-    """A weights file is good when its sha256 matches (where the registry knows it) and its tensors fit
-    the release's architecture exactly."""
+    """A weights file is good when its tensors fit the release's architecture exactly (names and shapes)
+    and, where the registry records one, its sha256 matches."""
     if spec.sha256 is not None:
         digest = sha256_of(path)
         if digest != spec.sha256:
@@ -54,7 +59,7 @@ def download(
     url: str | None = None,
     force: bool = False,
     timeout: float = 60.0,
-    progress: bool = True,
+    progress: bool = False,
 ) -> Path:
     """Fetch ``spec``'s weights into ``dest_dir`` (default: the user model dir) and return the path.
     The URL is ``url``, else ``$VSRIFE_WEIGHTS_URL`` (a template with ``{filename}``, for mirrors), else the
@@ -83,8 +88,8 @@ def download(
             except (urllib.error.URLError, OSError) as e:
                 reason = getattr(e, "reason", e)
                 raise DownloadError(
-                    f"{spec.filename}: cannot reach {url} ({reason}); check the network, or download the file by "
-                    f"hand and put it in {dest}"
+                    f"{spec.filename}: cannot reach {url} ({reason}); check the network, or download "
+                    f"the file by hand and put it in {dest}"
                 ) from None
             with resp:
                 total = int(resp.headers.get("Content-Length") or 0) or None

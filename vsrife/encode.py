@@ -18,6 +18,7 @@ encoders can call :func:`render` per range without ``mux_from`` and join the pie
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -205,8 +206,16 @@ def probe_source(path: Path, ffprobe: str | None = None) -> tuple[tuple[SourceSt
         return None
     try:
         r = subprocess.run(
-            [ffprobe, "-v", "error", "-show_entries", "stream=index,codec_type,codec_name,start_time"]
-            + ["-of", "json", str(path)],
+            [
+                ffprobe,
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=index,codec_type,codec_name,start_time",
+                "-of",
+                "json",
+                str(path),
+            ],
             check=False,
             capture_output=True,
             text=True,
@@ -302,7 +311,7 @@ def ffmpeg_command(
             cmd += ["-t", f"{mux.duration:.6f}"]
         cmd += ["-i", str(mux.source), "-map", "0:v:0"]
         args, kinds, notes = _stream_args(mux, output.suffix.lower())
-        cmd += args + ["-map_chapters", "1", "-map_metadata", "1"]
+        cmd += [*args, "-map_chapters", "1", "-map_metadata", "1"]
     cmd += ["-c:v", spec.ffmpeg_codec]
     if spec.uses_crf:
         cmd += ["-crf", str(settings.crf)]
@@ -318,7 +327,13 @@ def ffmpeg_command(
 
 
 def x265_command(x265: str, settings: EncodeSettings, output: Path) -> list[str]:
-    return [x265, "--log-level", "error", "--no-progress", "--y4m", "-"] + [
+    return [
+        x265,
+        "--log-level",
+        "error",
+        "--no-progress",
+        "--y4m",
+        "-",
         "--crf",
         str(settings.crf),
         "--preset",
@@ -408,17 +423,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
     proc.wait()
     if proc.stdin is not None:
-        try:
+        with contextlib.suppress(
+            OSError
+        ):  # the frames still buffered cannot go anywhere: the encoder is gone
             proc.stdin.close()
-        except OSError:  # the frames still buffered cannot go anywhere: the encoder is gone
-            pass
 
 
 def _unlink(path: Path) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    except FileNotFoundError:
-        pass
 
 
 def preflight(settings: EncodeSettings, output: str | os.PathLike[str]) -> Backend:

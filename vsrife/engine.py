@@ -10,7 +10,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class BoundedCache(Generic[K, V]):
+class BoundedCache[K: Hashable, V]:
     """Thread-safe LRU cache. The value is computed outside the lock (torch releases the GIL), so two threads
     may compute the same entry at once; both get equal results and one is kept."""
 
@@ -74,7 +74,9 @@ class Engine:
     def __init__(self, model: RIFE_HDv3, settings: EngineSettings) -> None:
         self.model = model
         self.settings = settings
-        self.cache: BoundedCache[int, Prepared] = BoundedCache(settings.cache_size)
+        # keyed by everything the prepared frame depends on: the source frame and the colour spec it was
+        # converted with (the model and the settings are fixed per engine)
+        self.cache: BoundedCache[tuple[int, ColourSpec], Prepared] = BoundedCache(settings.cache_size)
         # One network call at a time: torch already spreads each call over every core (or the whole GPU);
         # concurrent calls from VapourSynth's threads would only oversubscribe the cores.
         self._net_lock = threading.Lock()
@@ -94,7 +96,7 @@ class Engine:
                 thumb = thumbnail(rgb) if self.settings.detector is not None else None
             return Prepared(padded, feats, thumb)
 
-        return self.cache.get(index, compute)
+        return self.cache.get((index, spec), compute)
 
     def is_cut(self, window: Sequence[Prepared]) -> bool:
         detector = self.settings.detector

@@ -7,33 +7,33 @@ converted to RGB on the compute device, run through IFNet and converted back to 
 
 from __future__ import annotations
 
-import sys
-import threading
+import contextlib
+import logging
 from collections.abc import Callable
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import vapoursynth as vs
 
+from .backend import resolve_backend
 from .colour import ColourSpec, spec_from_format
-from .device import precision_name, resolve_device
 from .engine import Engine, EngineSettings, Prepared
-from .model import RIFE_HDv3, check_ensemble
-from .registry import DEFAULT_VERSION, MODELS, SCALES, ModelSpec, get_spec
+from .errors import VsrifeError
+from .loading import default_version, load_model
+from .model import check_ensemble
+from .registry import SCALES, get_spec
 from .scenecut import SceneCutDetector
 from .timecodes import read_timecodes
 from .timing import CFRTimeline, Position, Timeline, VFRTimeline, checked, make_timeline, target_rate
-from .weights import WeightsError, find_weights, missing_weights_message
 
 NAME = "RIFE"
-_MODELS: dict[tuple[str, str, str, str], RIFE_HDv3] = {}
-_MODELS_LOCK = threading.Lock()
+log = logging.getLogger("vsrife")
 
 
-def _err(msg: str) -> vs.Error:
-    return vs.Error(f"{NAME}: {msg}")
+def _err(msg: str) -> VsrifeError:
+    """A validation error of the filter; :func:`RIFE` adds the ``RIFE:`` prefix once, at the boundary."""
+    return VsrifeError(msg)
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -53,28 +53,11 @@ def pick_scale(scale: Any, width: int, height: int) -> float:
         pixels = width * height
         return 1.0 if pixels <= 2560 * 1440 else 0.5 if pixels <= 4096 * 2160 else 0.25
     if isinstance(scale, str):
-        try:
+        with contextlib.suppress(ValueError):
             scale = float(scale)
-        except ValueError:
-            pass
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or float(scale) not in SCALES:
         raise _err(f"scale must be one of {', '.join(map(str, SCALES))} or 'auto'; got {scale!r}")
     return float(scale)
-
-
-def default_spec() -> ModelSpec:
-    """4.25 when its weights are installed, else the newest installed release (4.25 if none is)."""
-    preferred = MODELS[DEFAULT_VERSION]
-    if find_weights(preferred) is not None:
-        return preferred
-    for spec in reversed(MODELS.values()):
-        if find_weights(spec) is not None:
-            print(
-                f"{NAME}: weights of {DEFAULT_VERSION} are not installed; using {spec.version}",
-                file=sys.stderr,
-            )
-            return spec
-    return preferred
 
 
 def _check_clip(clip: Any) -> vs.VideoNode:
@@ -92,42 +75,12 @@ def _check_clip(clip: Any) -> vs.VideoNode:
     return clip
 
 
-def _load_model(spec: ModelSpec, device: Any, precision: Any, weights: Any, auto_download: bool) -> RIFE_HDv3:
-    try:
-        dev = resolve_device(_text(device), NAME)
-        prec = precision_name(_text(precision), dev, NAME)
-    except ValueError as e:
-        raise vs.Error(str(e)) from None
-    path: Path | None = Path(_text(weights)) if weights is not None else find_weights(spec)
-    if path is None and auto_download:
-        from .download import DownloadError, download
-
-        print(f"{NAME}: downloading the weights of {spec.version}", file=sys.stderr)
-        try:
-            path = download(spec)
-        except DownloadError as e:
-            raise _err(str(e)) from None
-    if path is None:
-        raise vs.Error(missing_weights_message(spec, NAME))
-    key = (spec.version, str(dev), prec, str(path.resolve()))
-    with _MODELS_LOCK:
-        model = _MODELS.get(key)
-        if model is None:
-            try:
-                model = RIFE_HDv3(spec.version, device=dev, precision=prec).load_weights(path)
-            except WeightsError as e:
-                raise _err(str(e)) from None
-            _MODELS[key] = model
-    return model
-
-
 def _durations(clip: vs.VideoNode) -> list[Fraction]:
     """Per-frame durations of a variable-rate clip (reads every frame's props once)."""
-    print(
-        f"{NAME}: variable frame rate: reading {clip.num_frames} frame durations (decodes the whole clip once; "
-        f"pass timecodes= with the source's timecode file to skip this, e.g. bs.VideoSource(..., "
-        f"timecodes='tc.txt'))",
-        file=sys.stderr,
+    log.info(
+        "variable frame rate: reading %d frame durations (decodes the whole clip once; pass timecodes= with "
+        "the source's timecode file to skip this, e.g. bs.VideoSource(..., timecodes='tc.txt'))",
+        clip.num_frames,
     )
     out = []
     for n, frame in enumerate(clip.frames(close=True)):
@@ -182,7 +135,8 @@ def RIFE(
     :param clip: GRAY, YUV (any subsampling) or RGB; 8-16 bit integer or 16/32 bit float; constant format.
     :param model: RIFE release, "4.0" ... "4.26.heavy" (see ``vsrife list``). Default: 4.25 when its weights
         are installed, else the newest release whose weights are (named on stderr).
-    :param fps: output rate: int, float (59.94 and 23.976 snap to the NTSC rationals), Fraction or "60000/1001".
+    :param fps: output rate: int, float (59.94 and 23.976 snap to the NTSC rationals), Fraction or
+        "60000/1001".
     :param fps_num, fps_den: output rate as a fraction (alternative to fps).
     :param factor_num, factor_den: output rate as a multiple of the input rate (default 2/1).
     :param scale: flow resolution: 0.25, 0.5, 1, 2, 4 or "auto" (0.5 for 4K).
@@ -190,36 +144,80 @@ def RIFE(
     :param sc: never interpolate across scene cuts (built-in detection; _SceneChangeNext/Prev props win).
     :param sc_threshold: scene-cut threshold in (0, 1]; default of vsrife.scenecut.
     :param device: "cpu", "cuda", "cuda:N"; default CUDA when available.
-    :param precision: "fp32", "fp16", "bf16"; default fp16 on CUDA; bf16 on CPUs with native bf16, else fp32.
+    :param precision: "fp32", "fp16", "bf16"; default fp16 on CUDA; on the CPU bf16 where it has native bf16,
+        else fp32 (the model API's CPU default is fp32; see vsrife.backend).
     :param weights: path of a weights file (default: looked up in the model directories).
-    :param auto_download: fetch missing weights (verified) into the user model directory.
+    :param auto_download: fetch missing weights into the user model directory (verified by their exact tensor
+        layout; no checksums are recorded).
     :param timecodes: Matroska timecode file (v1 or v2) with the source's timestamps, e.g. written by
         ``bs.VideoSource(..., timecodes=...)``, mkvextract or ffmpeg's mkvtimestamp_v2 muxer. The clip is then
         resampled by these times without reading any frame (needed for variable-rate sources, else every
         frame's duration is read once before the filter returns).
     """
-    clip = _check_clip(clip)
     try:
-        spec = default_spec() if model is None else get_spec(_text(model), NAME)
-        check_ensemble(spec, _flag(ensemble, "ensemble"), NAME)
-    except ValueError as e:
-        raise vs.Error(str(e)) from None
+        return _rife(
+            clip,
+            model,
+            fps,
+            fps_num,
+            fps_den,
+            factor_num,
+            factor_den,
+            scale,
+            ensemble,
+            sc,
+            sc_threshold,
+            device,
+            precision,
+            weights,
+            auto_download,
+            timecodes,
+        )
+    except VsrifeError as e:
+        raise vs.Error(f"{NAME}: {e}") from None
+
+
+def _rife(
+    clip: Any,
+    model: Any,
+    fps: Any,
+    fps_num: Any,
+    fps_den: Any,
+    factor_num: Any,
+    factor_den: Any,
+    scale: Any,
+    ensemble: Any,
+    sc: Any,
+    sc_threshold: Any,
+    device: Any,
+    precision: Any,
+    weights: Any,
+    auto_download: Any,
+    timecodes: Any,
+) -> vs.VideoNode:
+    """Validate everything (raising VsrifeError), load the model, then build the graph."""
+    clip = _check_clip(clip)
+    spec = get_spec(default_version() if model is None else _text(model))
+    use_ensemble = check_ensemble(spec, _flag(ensemble, "ensemble"))
     use_sc = _flag(sc, "sc")
     scale_f = pick_scale(scale, clip.width, clip.height)
     vfr = clip.fps_num == 0 or clip.fps_den == 0
     fps_in = None if vfr else Fraction(clip.fps_num, clip.fps_den)
-    try:
-        fps_out = target_rate(fps_in, _text(fps), fps_num, fps_den, factor_num, factor_den)
-        detector = SceneCutDetector(sc_threshold) if sc_threshold is not None else SceneCutDetector()
-        spec_from_format(clip.format, clip.width, clip.height, {})
-        timeline = _timeline(clip, fps_in, fps_out, timecodes)
-    except ValueError as e:
-        raise _err(str(e)) from None
-    net = _load_model(spec, device, precision, weights, _flag(auto_download, "auto_download"))
+    fps_out = target_rate(fps_in, _text(fps), fps_num, fps_den, factor_num, factor_den)
+    detector = SceneCutDetector(sc_threshold) if sc_threshold is not None else SceneCutDetector()
+    spec_from_format(clip.format, clip.width, clip.height, {})
+    timeline = _timeline(clip, fps_in, fps_out, timecodes)
+    backend = resolve_backend(_text(device), _text(precision), purpose="filter")
+    net = load_model(
+        spec.version,
+        backend,
+        weights=_text(weights),
+        auto_download=_flag(auto_download, "auto_download"),
+    )
     engine = Engine(
         net,
         EngineSettings(
-            scale_f, bool(ensemble), detector if use_sc else None, cache_size=16 + 2 * vs.core.num_threads
+            scale_f, use_ensemble, detector if use_sc else None, cache_size=16 + 2 * vs.core.num_threads
         ),
     )
     return _build(clip, timeline, engine, use_sc)

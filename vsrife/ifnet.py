@@ -58,7 +58,8 @@ class IFNetConfig:
     @property
     def modulo(self) -> int:
         """Input sizes must be multiples of this (at scale 1): the coarsest level is scaled by max(scales),
-        then by 4 inside the block. Releases that may double their pyramid at run time (4.0, 4.1) need twice that."""
+        then by 4 inside the block. Releases that may double their pyramid at run time (4.0, 4.1) need twice
+        that."""
         return int(max(self.scales) * 4 * (2 if self.dynamic_rescale else 1))
 
     def padding_multiple(self, scale: float) -> int:
@@ -81,7 +82,8 @@ class ResConv(nn.Module):
         self.relu = nn.LeakyReLU(0.2, True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.conv(x) * self.beta + x)
+        out: torch.Tensor = self.relu(self.conv(x) * self.beta + x)
+        return out
 
 
 class Head(nn.Module):
@@ -99,7 +101,8 @@ class Head(nn.Module):
         x = self.relu(self.cnn0(x.clamp(0.0, 1.0)))
         x = self.relu(self.cnn1(x))
         x = self.relu(self.cnn2(x))
-        return self.cnn3(x)
+        out: torch.Tensor = self.cnn3(x)
+        return out
 
 
 def build_encoder(cfg: EncoderConfig) -> nn.Module:
@@ -229,7 +232,7 @@ class IFNet(nn.Module):
         scale: float = 1.0,
         ensemble: bool = False,
     ) -> torch.Tensor:
-        """The frame at ``timestep`` between ``img0`` and ``img1``; see :meth:`forward_levels` for all levels."""
+        """The frame at ``timestep`` between ``img0`` and ``img1`` (:meth:`forward_levels`: all levels)."""
         levels = self.forward_levels(img0, img1, timestep, f0, f1, scale, ensemble, all_levels=False)
         return levels.output
 
@@ -267,8 +270,8 @@ class IFNet(nn.Module):
                     mask = (mask + (-mr)) / 2
             else:
                 assert flow is not None and mask is not None
-                wf0 = self.warp(f0, flow[:, :2]) if feats else None
-                wf1 = self.warp(f1, flow[:, 2:4]) if feats else None
+                wf0 = self.warp(f0, flow[:, :2]) if f0 is not None else None
+                wf1 = self.warp(f1, flow[:, 2:4]) if f1 is not None else None
                 parts = [warped0, warped1, *((wf0, wf1) if feats else ()), timestep, mask]
                 if feat is not None:
                     parts.append(feat)

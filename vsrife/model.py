@@ -12,21 +12,22 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .device import resolve_device, resolve_precision
+from .backend import Backend, resolve_backend
+from .errors import VsrifeError, WeightsError
 from .ifnet import IFNet
 from .registry import DEFAULT_VERSION, SCALES, ModelSpec, get_spec
-from .weights import WeightsError, find_weights, load_for, missing_weights_message
+from .weights import find_weights, load_for, missing_weights_message
 
 
-def check_scale(scale: float, where: str = "RIFE_HDv3") -> float:
+def check_scale(scale: float) -> float:
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or float(scale) not in SCALES:
-        raise ValueError(f"{where}: scale must be one of {', '.join(map(str, SCALES))}; got {scale!r}")
+        raise VsrifeError(f"scale must be one of {', '.join(map(str, SCALES))}; got {scale!r}")
     return float(scale)
 
 
-def check_ensemble(spec: ModelSpec, ensemble: bool, where: str = "RIFE_HDv3") -> bool:
+def check_ensemble(spec: ModelSpec, ensemble: bool) -> bool:
     if ensemble and not spec.supports_ensemble:
-        raise ValueError(f"{where}: ensemble is not supported by model {spec.version}")
+        raise VsrifeError(f"ensemble is not supported by model {spec.version}")
     return bool(ensemble)
 
 
@@ -46,6 +47,10 @@ class RIFE_HDv3:
 
     >>> model = RIFE_HDv3("4.25", device=None).load_weights("flownet_v4.25.pkl")
     >>> out = model.inference(frame_pair, timestep=0.5, scale=1.0)   # [B, 6, H, W] -> [B, 3, H, W]
+
+    Precision defaults to fp32 on the CPU and fp16 on CUDA, as the reference implementation (the output
+    matches it to 1e-4 in fp32). ``backend`` (a resolved :class:`~vsrife.backend.Backend`) replaces
+    ``device`` and ``precision``; :func:`vsrife.loading.load_model` passes one.
     """
 
     def __init__(
@@ -53,10 +58,13 @@ class RIFE_HDv3:
         model: str = DEFAULT_VERSION,
         device: str | torch.device | None = None,
         precision: str | None = None,
+        *,
+        backend: Backend | None = None,
     ) -> None:
-        self.spec = get_spec(model, "RIFE_HDv3")
-        self.device = resolve_device(device, "RIFE_HDv3")
-        self.dtype = resolve_precision(precision, self.device, "RIFE_HDv3")
+        self.spec = get_spec(model)
+        self.backend = backend if backend is not None else resolve_backend(device, precision, purpose="model")
+        self.device = self.backend.device
+        self.dtype = self.backend.dtype
         self.flownet = IFNet(self.spec.config).to(self.device, self.dtype).eval()
         self.weights_path: str | None = None
 
@@ -70,7 +78,7 @@ class RIFE_HDv3:
         if path is None:
             found = find_weights(self.spec)
             if found is None:
-                raise WeightsError(missing_weights_message(self.spec, "RIFE_HDv3"))
+                raise WeightsError(missing_weights_message(self.spec, "pass the file to load_weights(path)"))
             path = found
         state = load_for(self.spec, path)
         self.flownet.load_state_dict(state, strict=True)
@@ -103,33 +111,27 @@ class RIFE_HDv3:
         """Padded frames [B,3,Hp,Wp] in the model dtype, timestep [B] -> padded middle frame."""
         b, _, h, w = img0.shape
         t = timestep.to(self.device, self.dtype).view(-1, 1, 1, 1).expand(b, 1, h, w)
-        return self.flownet(img0, img1, t, f0, f1, scale=scale, ensemble=ensemble)
+        out: torch.Tensor = self.flownet(img0, img1, t, f0, f1, scale=scale, ensemble=ensemble)
+        return out
 
     def _check_inference_args(
-        self,
-        frame_pair: torch.Tensor,
-        timestep: float | torch.Tensor,
-        scale: float,
-        ensemble: bool,
-        where: str,
+        self, frame_pair: torch.Tensor, timestep: float | torch.Tensor, scale: float, ensemble: bool
     ) -> tuple[float, bool, torch.Tensor]:
         if not isinstance(frame_pair, torch.Tensor) or frame_pair.ndim != 4 or frame_pair.shape[1] != 6:
             shape = (
                 tuple(frame_pair.shape) if isinstance(frame_pair, torch.Tensor) else type(frame_pair).__name__
             )
-            raise ValueError(f"{where}: frame_pair must be a [B, 6, H, W] tensor; got {shape}")
+            raise VsrifeError(f"frame_pair must be a [B, 6, H, W] tensor; got {shape}")
         if not frame_pair.is_floating_point():
-            raise ValueError(f"{where}: frame_pair must be a float tensor with values in [0, 1]")
+            raise VsrifeError("frame_pair must be a float tensor with values in [0, 1]")
         b = frame_pair.shape[0]
-        scale = check_scale(scale, where)
-        ensemble = check_ensemble(self.spec, ensemble, where)
+        scale = check_scale(scale)
+        ensemble = check_ensemble(self.spec, ensemble)
         ts = torch.as_tensor(timestep, dtype=torch.float32).flatten()
         if ts.numel() == 1:
             ts = ts.expand(b)
         if ts.numel() != b or bool(((ts < 0) | (ts > 1)).any()):
-            raise ValueError(
-                f"{where}: timestep must be a float or a [{b}] tensor in [0, 1]; got {timestep!r}"
-            )
+            raise VsrifeError(f"timestep must be a float or a [{b}] tensor in [0, 1]; got {timestep!r}")
         return scale, ensemble, ts
 
     def inference(
@@ -141,9 +143,7 @@ class RIFE_HDv3:
     ) -> torch.Tensor:
         """frame_pair: [B, 6, H, W] float in [0, 1] (two RGB frames); timestep: float or [B] tensor in [0, 1].
         Returns the frame at ``timestep`` between them, [B, 3, H, W], in frame_pair's dtype."""
-        scale, ensemble, ts = self._check_inference_args(
-            frame_pair, timestep, scale, ensemble, "RIFE_HDv3.inference"
-        )
+        scale, ensemble, ts = self._check_inference_args(frame_pair, timestep, scale, ensemble)
         h, w = frame_pair.shape[-2:]
         with torch.inference_mode():
             x = self.pad(frame_pair.to(self.device, self.dtype), scale)
@@ -160,9 +160,7 @@ class RIFE_HDv3:
         ensemble: bool = False,
     ) -> Interpolated:
         """Like :meth:`inference`, plus the final flow and blend mask (for previews and diagnostics)."""
-        scale, ensemble, ts = self._check_inference_args(
-            frame_pair, timestep, scale, ensemble, "RIFE_HDv3.inference_with_aux"
-        )
+        scale, ensemble, ts = self._check_inference_args(frame_pair, timestep, scale, ensemble)
         h, w = frame_pair.shape[-2:]
         with torch.inference_mode():
             x = self.pad(frame_pair.to(self.device, self.dtype), scale)

@@ -178,7 +178,8 @@ def _resize(img: np.ndarray, pw: int, ph: int) -> np.ndarray:
         return np.repeat(np.repeat(img, ph // h, axis=0), pw // w, axis=1)
     ys = np.minimum((np.arange(ph) + 0.5) * h / ph, h - 1).astype(np.int64)
     xs = np.minimum((np.arange(pw) + 0.5) * w / pw, w - 1).astype(np.int64)
-    return img[ys][:, xs]
+    out: np.ndarray = img[ys][:, xs]
+    return out
 
 
 def _centred(img: np.ndarray, pw: int, ph: int) -> np.ndarray:
@@ -222,7 +223,7 @@ def compose(layout: Layout, panels: list[Panel], header: tuple[str, ...]) -> np.
 
 def _to_uint8(rgb: Any) -> np.ndarray:
     """torch [3, H, W] float in [0, 1] -> uint8 [H, W, 3]."""
-    arr = rgb.detach().float().clamp(0, 1).cpu().numpy()
+    arr: np.ndarray = rgb.detach().float().clamp(0, 1).cpu().numpy()
     return np.round(arr.transpose(1, 2, 0) * 255).astype(np.uint8)
 
 
@@ -287,8 +288,9 @@ def make_preview(s: PreviewSettings) -> Iterator[str]:
     import torch
     import vapoursynth as vs
 
-    from .filter import RIFE, default_spec, pick_scale
-    from .model import RIFE_HDv3
+    from .backend import resolve_backend
+    from .filter import RIFE, pick_scale
+    from .loading import default_version, load_model
     from .registry import get_spec
     from .timing import CFRTimeline, target_rate
 
@@ -306,7 +308,7 @@ def make_preview(s: PreviewSettings) -> Iterator[str]:
         raise PreviewError(f"--at must be between 0 and {format_time(float(last))} for {s.input}; got {s.at}")
     try:
         rate = target_rate(fps_in, s.fps, None, None, s.factor_num, s.factor_den)
-        spec = get_spec(s.model, "--model") if s.model else default_spec()
+        spec = get_spec(s.model or default_version())
         scale = pick_scale(s.scale, src.width, src.height)
     except (ValueError, vs.Error) as e:
         raise PreviewError(str(e)) from None
@@ -321,7 +323,8 @@ def make_preview(s: PreviewSettings) -> Iterator[str]:
         raise PreviewError(f"no output frame at {rate} fps falls between source frames {n} and {n + 1}")
 
     try:
-        model = RIFE_HDv3(spec.version, device=s.device, precision=s.precision).load_weights()
+        # The filter's backend defaults, so the picture shows what `vsrife interpolate` would produce.
+        model = load_model(spec.version, resolve_backend(s.device, s.precision, purpose="filter"))
     except (ValueError, RuntimeError) as e:  # a WeightsError (missing weights) is a ValueError
         raise PreviewError(str(e)) from None
     f0, f1 = src.get_frame(n), src.get_frame(n + 1)
@@ -341,7 +344,7 @@ def make_preview(s: PreviewSettings) -> Iterator[str]:
         Panel(0, cols - 1, f"source {n + 1}  {format_time(float((n + 1) / fps_in))}", _to_uint8(img1[0])),
         Panel(1, 0, "flow colours (direction)", _centred(flow_legend(min(pw, ph)), pw, ph)),
     ]
-    for i, (p, r, m) in enumerate(zip(positions, results, motions), start=1):
+    for i, (p, r, m) in enumerate(zip(positions, results, motions, strict=False), start=1):
         when = format_time(float((n + p.t) / fps_in))
         panels.append(Panel(0, i, f"RIFE t={float(p.t):.3f}  {when}", _to_uint8(r.frame[0])))
         panels.append(Panel(1, i, f"flow n->n+1 (full = {max_len:.1f} px)", flow_to_rgb(m, max_len)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .errors import VsrifeError
 from .ifnet import EncoderConfig, IFNetConfig
 
 WEIGHTS_URL = "https://github.com/HolyWu/vs-rife/releases/download/model/{filename}"
@@ -113,10 +114,10 @@ DEFAULT_VERSION = "4.25"
 SCALES: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
-def get_spec(version: str, where: str = "RIFE") -> ModelSpec:
+def get_spec(version: str) -> ModelSpec:
     """The spec of ``version`` ("4.25", "v4.25" and 4.25 as a float-like string are accepted)."""
     key = str(version).strip().removeprefix("v")
     spec = MODELS.get(key)
     if spec is None:
-        raise ValueError(f"{where}: model must be one of {', '.join(VERSIONS)}; got {version!r}")
+        raise VsrifeError(f"model must be one of {', '.join(VERSIONS)}; got {version!r}")
     return spec

@@ -64,6 +64,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from .errors import VsrifeError
+
 __all__ = ["DEFAULT_THRESHOLD", "THUMB_WIDTH", "SceneCutDetector", "WindowScores", "thumbnail"]
 
 #: Width of the thumbnails made by :func:`thumbnail` (the height keeps the aspect ratio).
@@ -99,7 +101,7 @@ def thumbnail(rgb: torch.Tensor) -> torch.Tensor:
     if rgb.ndim == 3:
         rgb = rgb.unsqueeze(0)
     if rgb.ndim != 4 or rgb.shape[1] != 3:
-        raise ValueError(f"thumbnail expects RGB frames [B, 3, H, W], got shape {tuple(rgb.shape)}")
+        raise VsrifeError(f"thumbnail expects RGB frames [B, 3, H, W], got shape {tuple(rgb.shape)}")
     if not rgb.is_floating_point():
         raise TypeError(f"thumbnail expects floating-point RGB in 0..1, got {rgb.dtype}")
     _, _, h, w = rgb.shape
@@ -202,15 +204,15 @@ def _as_batch(t: torch.Tensor) -> torch.Tensor:
         return t.unsqueeze(0)
     if t.ndim == 3 and t.shape[0] == 1:
         return t
-    raise ValueError(f"expected one thumbnail [h, w] (or [1, h, w]), got shape {tuple(t.shape)}")
+    raise VsrifeError(f"expected one thumbnail [h, w] (or [1, h, w]), got shape {tuple(t.shape)}")
 
 
 def _stack_window(window: Sequence[torch.Tensor]) -> torch.Tensor:
     if len(window) != 4:
-        raise ValueError(f"is_cut needs the thumbnails of frames n-1, n, n+1, n+2, got {len(window)}")
+        raise VsrifeError(f"is_cut needs the thumbnails of frames n-1, n, n+1, n+2, got {len(window)}")
     frames = [_as_batch(t) for t in window]
     if any(f.shape != frames[0].shape for f in frames):
-        raise ValueError(f"the window's thumbnails differ in shape: {[tuple(f.shape) for f in frames]}")
+        raise VsrifeError(f"the window's thumbnails differ in shape: {[tuple(f.shape) for f in frames]}")
     return torch.cat(frames).float()
 
 
@@ -241,7 +243,7 @@ class SceneCutDetector:
     def __post_init__(self) -> None:
         t = self.threshold
         if isinstance(t, bool) or not isinstance(t, numbers.Real) or not (0.0 < float(t) <= 1.0):
-            raise ValueError(f"sc_threshold must be a number in (0, 1], got {t!r}")
+            raise VsrifeError(f"sc_threshold must be a number in (0, 1], got {t!r}")
 
     def score(self, a: torch.Tensor, b: torch.Tensor) -> float:
         """Dissimilarity of two thumbnails ``[h, w]`` (same shape) in 0..1; 0 for identical frames.
@@ -253,7 +255,7 @@ class SceneCutDetector:
         """
         ta, tb = _as_batch(a), _as_batch(b)
         if ta.shape != tb.shape:
-            raise ValueError(f"thumbnails differ in shape: {tuple(ta.shape)} vs {tuple(tb.shape)}")
+            raise VsrifeError(f"thumbnails differ in shape: {tuple(ta.shape)} vs {tuple(tb.shape)}")
         return float(_pair_scores(_prepare(ta), _prepare(tb))[0])
 
     def window_scores(self, window: Sequence[torch.Tensor]) -> WindowScores:

@@ -21,19 +21,21 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from .errors import VsrifeError
 from .timing import parse_rate
 
 V1_HEADER = "# timecode format v1"
 V2_HEADER = "# timecode format v2"
 
 
-class TimecodesError(ValueError):
+class TimecodesError(VsrifeError):
     """A timecode file that cannot be used for the clip (message names the file and the line)."""
 
 
 @dataclass(frozen=True)
 class Timestamps:
-    """``starts[k]``: when source frame k appears (seconds, first frame at 0); ``end``: when the last stops."""
+    """``starts[k]``: when source frame k appears (seconds, first frame at 0); ``end``: when the last
+    stops."""
 
     starts: tuple[Fraction, ...]
     end: Fraction

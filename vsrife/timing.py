@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .errors import VsrifeError
+
 # VapourSynth counts frames in a C int: no clip can be longer.
 MAX_FRAMES = 2**31 - 1
 
@@ -25,7 +27,7 @@ def parse_rate(value: object, name: str = "fps") -> Fraction:
     """int, float, Fraction or "num/den" / "59.94" strings -> a positive Fraction. Floats within 0.005 of an
     NTSC rate (k * 1000/1001) snap to it, so 23.976 -> 24000/1001 and 59.94 -> 60000/1001."""
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, a Fraction or a string like '60000/1001'; got {value!r}")
+        raise VsrifeError(f"{name} must be a number, a Fraction or a string like '60000/1001'; got {value!r}")
     if isinstance(value, bytes):
         value = value.decode()
     if isinstance(value, str):
@@ -39,7 +41,7 @@ def parse_rate(value: object, name: str = "fps") -> Fraction:
             else:
                 rate = Fraction(int(text))
         except (ValueError, ZeroDivisionError):
-            raise ValueError(
+            raise VsrifeError(
                 f"{name} must be a number or a string like '60000/1001'; got {value!r}"
             ) from None
     elif isinstance(value, Fraction):
@@ -48,12 +50,12 @@ def parse_rate(value: object, name: str = "fps") -> Fraction:
         rate = Fraction(value)
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number; got {value!r}")
+            raise VsrifeError(f"{name} must be a finite number; got {value!r}")
         rate = _snap(value)
     else:
-        raise ValueError(f"{name} must be a number, a Fraction or a string like '60000/1001'; got {value!r}")
+        raise VsrifeError(f"{name} must be a number, a Fraction or a string like '60000/1001'; got {value!r}")
     if rate <= 0:
-        raise ValueError(f"{name} must be positive; got {value!r}")
+        raise VsrifeError(f"{name} must be positive; got {value!r}")
     return rate
 
 
@@ -98,7 +100,8 @@ class CFRTimeline:
 
     def cycle_offsets(self, repeats: int = 1) -> list[int]:
         """Source frame of each output frame in ``repeats`` cycles, relative to their first source frame:
-        output frame n shows source ``(n // (r*q)) * r*p + offsets[n % (r*q)]`` (before the end-of-clip clamp)."""
+        output frame n shows source ``(n // (r*q)) * r*p + offsets[n % (r*q)]`` (before the end-of-clip
+        clamp)."""
         p, q = self.cycle
         return [k * p // q for k in range(q * repeats)]
 
@@ -125,11 +128,11 @@ class VFRTimeline:
 
     @classmethod
     def from_durations(cls, durations: Sequence[Fraction], fps_out: Fraction) -> VFRTimeline:
-        starts = []
+        starts: list[Fraction] = []
         acc = Fraction(0)
         for d in durations:
             if d <= 0:
-                raise ValueError(f"frame {len(starts)} has a non-positive duration {d}")
+                raise VsrifeError(f"frame {len(starts)} has a non-positive duration {d}")
             starts.append(acc)
             acc += d
         return cls(tuple(starts), acc, fps_out)
@@ -162,13 +165,13 @@ def target_rate(
     factor_den: int | None = None,
 ) -> Fraction:
     """The output rate from the user's arguments (fps, fps_num/fps_den, or factor_num/factor_den; default 2x).
-    ``fps_in`` is None for variable-rate sources, which need an explicit rate. Raises ValueError."""
+    ``fps_in`` is None for variable-rate sources, which need an explicit rate. Raises VsrifeError."""
     given_fps = fps is not None or fps_num is not None or fps_den is not None
     given_factor = factor_num is not None or factor_den is not None
     if given_fps and given_factor:
-        raise ValueError("give either fps (or fps_num/fps_den) or factor_num/factor_den, not both")
+        raise VsrifeError("give either fps (or fps_num/fps_den) or factor_num/factor_den, not both")
     if fps is not None and (fps_num is not None or fps_den is not None):
-        raise ValueError("give either fps or fps_num/fps_den, not both")
+        raise VsrifeError("give either fps or fps_num/fps_den, not both")
     if fps is not None:
         out = parse_rate(fps, "fps")
     elif fps_num is not None or fps_den is not None:
@@ -177,27 +180,29 @@ def target_rate(
         out = Fraction(num, den)
     else:
         if fps_in is None:
-            raise ValueError(
-                "the clip has a variable frame rate: give the output rate with fps (e.g. fps=60 or fps='60000/1001')"
+            raise VsrifeError(
+                "the clip has a variable frame rate: give the output rate with fps (e.g. fps=60 or "
+                "fps='60000/1001')"
             )
         num = _positive_int(factor_num if factor_num is not None else 2, "factor_num")
         den = _positive_int(factor_den if factor_den is not None else 1, "factor_den")
         if Fraction(num, den) <= 1:
-            raise ValueError(f"factor_num/factor_den must be greater than 1; got {num}/{den}")
+            raise VsrifeError(f"factor_num/factor_den must be greater than 1; got {num}/{den}")
         out = fps_in * Fraction(num, den)
     if fps_in is not None and out <= fps_in:
-        raise ValueError(
-            f"fps must be higher than the clip's {_show(fps_in)} fps; got {_show(out)}. RIFE only adds frames: to "
-            f"lower the rate, drop frames instead (e.g. std.SelectEvery, or std.AssumeFPS for a speed change)"
+        raise VsrifeError(
+            f"fps must be higher than the clip's {_show(fps_in)} fps; got {_show(out)}. RIFE only adds "
+            f"frames: to lower the rate, drop frames instead (e.g. std.SelectEvery, or std.AssumeFPS for a "
+            f"speed change)"
         )
     return out
 
 
 def _positive_int(value: object, name: str, required: bool = False) -> int:
     if value is None and required:
-        raise ValueError(f"{name} is required with fps_den")
+        raise VsrifeError(f"{name} is required with fps_den")
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        raise VsrifeError(f"{name} must be a positive integer; got {value!r}")
     return value
 
 
@@ -215,14 +220,14 @@ def make_timeline(
     if fps_in is not None:
         return checked(CFRTimeline(n_in, fps_in, fps_out))
     if durations is None or len(durations) != n_in:
-        raise ValueError("a variable-rate clip needs one duration per frame")
+        raise VsrifeError("a variable-rate clip needs one duration per frame")
     return checked(VFRTimeline.from_durations(durations, fps_out))
 
 
 def checked(timeline: Timeline) -> Timeline:
-    """The timeline, if its output fits in a VapourSynth clip; else a ValueError naming the length."""
+    """The timeline, if its output fits in a VapourSynth clip; else a VsrifeError naming the length."""
     if timeline.length > MAX_FRAMES:
-        raise ValueError(
+        raise VsrifeError(
             f"fps {_show(timeline.fps_out)} would make {timeline.length:,} output frames; a VapourSynth clip "
             f"holds at most {MAX_FRAMES:,}. Use a lower rate or a shorter clip"
         )

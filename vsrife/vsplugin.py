@@ -56,7 +56,7 @@ def _rife(**kwargs: Any) -> dict[str, Any]:
         out = RIFE(clip, **kwargs)
         if not isinstance(out, vs.VideoNode):
             raise vs.Error(f"RIFE: internal error: vsrife.filter.RIFE returned {type(out).__name__}")
-    except Exception as e:  # noqa: BLE001 - reported to the script as a one-line vs.Error
+    except Exception as e:
         return {"error": _message(e)}
     return {"clip": out}
 

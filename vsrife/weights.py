@@ -14,16 +14,13 @@ from pathlib import Path
 
 import torch
 
+from .errors import WeightsError
 from .ifnet import IFNet, IFNetConfig
 from .registry import MODELS, ModelSpec
 
 # Tensors that official checkpoints carry for training only (teacher block, context and refinement nets).
 TRAINING_ONLY_PREFIXES: tuple[str, ...] = ("block_tea.", "contextnet.", "unet.")
 REPO_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-
-
-class WeightsError(ValueError):
-    """A weights file is missing, unreadable, unsafe or belongs to another release."""
 
 
 def user_model_dir() -> Path:
@@ -56,40 +53,71 @@ def find_weights(spec: ModelSpec) -> Path | None:
     return None
 
 
-def missing_weights_message(spec: ModelSpec, where: str = "RIFE") -> str:
+def missing_weights_message(spec: ModelSpec, hint: str = "pass the file to load_weights()") -> str:
+    """One line: where the weights were looked for and how to get them. ``hint`` names the caller's own way
+    of passing a file (``weights=`` in the filter, ``load_weights(path)`` in the model API)."""
     dirs = ", ".join(str(d) for d in model_dirs())
     return (
-        f"{where}: weights for model {spec.version} ({spec.filename}) not found in {dirs}; "
-        f"download them with `vsrife download {spec.version}` (or `python -m vsrife download {spec.version}`), "
-        f"or pass the file to load_weights()"
+        f"weights for model {spec.version} ({spec.filename}) not found in {dirs}; "
+        f"download them with `vsrife download {spec.version}` "
+        f"(or `python -m vsrife download {spec.version}`), "
+        f"or {hint}"
     )
 
 
+_ZIP_MAGIC = b"PK\x03\x04"  # PyTorch's own format since 1.6: a zip archive
+_PICKLE_MAGIC = b"\x80"  # the legacy format: a pickle stream (protocol >= 2)
+
+
+def _describe_unreadable(head: bytes) -> str:
+    """What a file that is not a loadable checkpoint is, in a few words."""
+    if not head:
+        return "is empty"
+    if head.startswith(_ZIP_MAGIC):
+        return "is truncated (a cut-off or damaged zip archive; download it again)"
+    if head.startswith(_PICKLE_MAGIC):
+        return "is truncated or damaged (download it again)"
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
+        return "is not a PyTorch checkpoint (it is an HTML/XML page, e.g. a download error page)"
+    if all(32 <= c < 127 or c in b"\t\r\n" for c in head):
+        return "is not a PyTorch checkpoint (it is a text file)"
+    return "is not a PyTorch checkpoint"
+
+
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Read a checkpoint's tensors without executing anything from it."""
+    """Read a checkpoint's tensors without executing anything from it. Every failure is one WeightsError
+    line that says what the file is (missing, a directory, empty, text or HTML, truncated, carrying pickled
+    code); PyTorch's own message, with its advice to turn ``weights_only`` off, is never passed on."""
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{path} is a directory, not a weights file")
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
 
+        try:
             raw: object = load_file(str(path), device="cpu")
-        else:
+        except Exception:
+            raise WeightsError(f"{path} is not a readable safetensors file (truncated or damaged)") from None
+    else:
+        with open(path, "rb") as f:
+            head = f.read(64)
+        if head.startswith(_ZIP_MAGIC) and not zipfile.is_zipfile(path):
+            raise WeightsError(f"{path} {_describe_unreadable(head)}")
+        try:
             raw = torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise WeightsError(
-            f"{path} was refused: it is not a plain tensor checkpoint (it would need to run pickled code, "
-            f"which vsrife never does): {str(e).splitlines()[0]}"
-        ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError) as e:
-        raise WeightsError(f"{path} is not a readable checkpoint (truncated or corrupt?): {e}") from None
-    except Exception as e:  # safetensors raises its own error types
-        raise WeightsError(f"{path} is not a readable checkpoint: {e}") from None
+        except pickle.UnpicklingError:
+            if head.startswith((_ZIP_MAGIC, _PICKLE_MAGIC)):
+                raise WeightsError(f"{path} carries pickled code (refused: vsrife never runs it)") from None
+            raise WeightsError(f"{path} {_describe_unreadable(head)}") from None
+        except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, IndexError):
+            raise WeightsError(f"{path} {_describe_unreadable(head)}") from None
     if isinstance(raw, dict) and "state_dict" in raw and isinstance(raw["state_dict"], dict):
         raw = raw["state_dict"]
     if not isinstance(raw, dict) or not raw or not all(isinstance(v, torch.Tensor) for v in raw.values()):
-        raise WeightsError(f"{path} holds no state dict of tensors")
+        raise WeightsError(f"{path} is a PyTorch file but holds no state dict of tensors")
     return {str(k).removeprefix("module."): v for k, v in raw.items()}
 
 

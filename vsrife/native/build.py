@@ -89,7 +89,7 @@ def build(build_dir: str | os.PathLike[str] | None = None, force: bool = False) 
         "-ldl",
     ]
     _log("compiling " + " ".join(cmd))
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if proc.stdout or proc.stderr:
         sys.stderr.write(proc.stdout + proc.stderr)
     if proc.returncode != 0:
@@ -146,6 +146,7 @@ def check_fresh_core() -> tuple[bool, str]:
             capture_output=True,
             text=True,
             timeout=300,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         return False, f"checking a fresh core failed: {e}"

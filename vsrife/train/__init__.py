@@ -6,16 +6,22 @@
 * :class:`Schedule`: linear warm-up and cosine decay, a pure function of the step.
 * :mod:`.data`: Vimeo-90K triplets and triplets cut from any video through VapourSynth, with augmentation.
 * :mod:`.checkpoint`: official-layout ``flownet.pkl`` (loads in the filter as it is) and an exact resume file.
-* ``python -m vsrife.train`` / ``vsrife train`` / ``torchrun -m vsrife.train``: the training run.
+* :class:`RunConfig` / :class:`DataConfig` (:mod:`.config`): a whole run's settings;
+  ``vsrife.train.loop.run(config)`` runs it from Python.
+* ``python -m vsrife.train`` / ``vsrife train`` / ``torchrun -m vsrife.train``: the same run from the command
+  line.
 """
 
 from .checkpoint import official_state_dict, save_resume, save_weights, state_hash
+from .config import DataConfig, RunConfig
 from .losses import distillation, edge_aware_smoothness, laplacian_l1, laplacian_pyramid
 from .model import LossWeights, TrainConfig, Trainer, TrainNet
 from .schedule import Schedule, learning_rate
 
 __all__ = [
+    "DataConfig",
     "LossWeights",
+    "RunConfig",
     "Schedule",
     "TrainConfig",
     "TrainNet",

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from ..errors import VsrifeError
 from .model import TEACHER_PREFIX, TrainConfig, Trainer
 from .schedule import Schedule
 
@@ -89,19 +90,19 @@ def save_resume(
 def read_resume(path: str | os.PathLike[str]) -> dict[str, Any]:
     obj = torch.load(str(path), map_location="cpu", weights_only=True)
     if not isinstance(obj, dict) or obj.get("format") != RESUME_FORMAT:
-        raise ValueError(f"{path} is not a vsrife training resume file")
+        raise VsrifeError(f"{path} is not a vsrife training resume file")
     if obj.get("version") != RESUME_VERSION:
-        raise ValueError(f"{path}: resume format version {obj.get('version')} is not supported")
+        raise VsrifeError(f"{path}: resume format version {obj.get('version')} is not supported")
     return obj
 
 
 def restore(trainer: Trainer, obj: dict[str, Any]) -> tuple[int, Schedule]:
     """Put a resume file's state into ``trainer``; returns (step, schedule)."""
     if obj["model"] != trainer.version:
-        raise ValueError(f"the resume file is for model {obj['model']}, not {trainer.version}")
+        raise VsrifeError(f"the resume file is for model {obj['model']}, not {trainer.version}")
     saved_cfg = TrainConfig.from_dict(obj["config"])
     if saved_cfg.losses.uses_teacher != trainer.config.losses.uses_teacher:
-        raise ValueError("the resume file was written with a different teacher setting (loss weights)")
+        raise VsrifeError("the resume file was written with a different teacher setting (loss weights)")
     trainer.net.load_state_dict(obj["net"], strict=True)
     trainer.optimG.load_state_dict(obj["optimizer"])
     if obj.get("scaler") and trainer.scaler.is_enabled():

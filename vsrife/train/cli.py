@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..errors import VsrifeError
 from ..registry import VERSIONS
+from .config import DataConfig, RunConfig
+from .model import LossWeights, TrainConfig
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 EPILOG = """examples:
   fine-tune the installed 4.0 weights on your own footage (the last 10%% is held out for validation):
@@ -22,10 +30,10 @@ EPILOG = """examples:
 class _Parser(argparse.ArgumentParser):
     """Help and usage go to stderr too: stdout stays empty."""
 
-    def print_help(self, file=None) -> None:  # type: ignore[override]
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
         super().print_help(file or sys.stderr)
 
-    def print_usage(self, file=None) -> None:  # type: ignore[override]
+    def print_usage(self, file: SupportsWrite[str] | None = None) -> None:
         super().print_usage(file or sys.stderr)
 
 
@@ -53,7 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
         "tri_testlist.txt): trains on the train list, validates on the test list",
     )
     src.add_argument(
-        "--video", nargs="+", metavar="FILE", help="video file(s) to cut triplets from (VapourSynth)"
+        "--video",
+        nargs="+",
+        metavar="FILE",
+        help="video files, or folders of them, to cut triplets from (VapourSynth; decoded on demand)",
+    )
+    d.add_argument(
+        "--in-ram",
+        action="store_true",
+        help="decode the videos into RAM once instead of streaming them (short clips only)",
     )
     d.add_argument("--frames", metavar="START:STOP", help="frame range of each video (default: all)")
     d.add_argument("--height", type=int, help="decode videos at this height (keeps the aspect ratio)")
@@ -120,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--w-distill", type=float, default=0.01, help="weight of the flow distillation")
     t.add_argument("--w-smooth", type=float, default=0.01, help="weight of the edge-aware flow smoothness")
     t.add_argument("--smooth-alpha", type=float, default=10.0, help="edge sensitivity of the smoothness term")
+    t.add_argument(
+        "--w-census",
+        type=float,
+        default=0.1,
+        help="weight of the census (feature-consistency) term (default 0.1; 0: off)",
+    )
     t.add_argument("--pyramid-levels", type=int, default=5, help="Laplacian pyramid levels (default 5)")
     t.add_argument(
         "--amp",
@@ -157,13 +179,96 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _size(text: str | None) -> tuple[int, int] | None:
+    """ "128" -> (128, 128), "224x320" -> (224, 320); "full", "none", "0" or nothing -> None (whole frame)."""
+    if text is None or str(text).lower() in ("", "0", "none", "full"):
+        return None
+    h, _, w = str(text).lower().partition("x")
+    try:
+        return (int(h), int(w or h))
+    except ValueError:
+        raise VsrifeError(f"a crop must look like 128 or 224x320; got {text!r}") from None
+
+
+def _frame_range(text: str | None) -> tuple[int, int | None]:
+    """ "START:STOP" (either may be left out) -> (start, stop)."""
+    if not text:
+        return 0, None
+    a, _, b = text.partition(":")
+    try:
+        return int(a or 0), (int(b) if b else None)
+    except ValueError:
+        raise VsrifeError(f"--frames must look like START:STOP; got {text!r}") from None
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The command line's arguments as a :class:`RunConfig` (all the command line does besides parsing)."""
+    data = DataConfig(
+        vimeo=args.vimeo,
+        videos=tuple(args.video or ()),
+        frames=_frame_range(args.frames),
+        height=args.height,
+        span=args.span,
+        any_timestep=args.any_timestep,
+        static=args.static,
+        scene_cuts=not args.no_scene_cuts,
+        val_fraction=args.val_fraction,
+        val_videos=tuple(args.val_video or ()),
+        val_limit=args.val_limit,
+        val_crop=_size(args.val_crop),
+        limit=args.limit,
+        crop=_size(args.crop),
+        augment=not args.no_augment,
+        in_ram=args.in_ram,
+    )
+    losses = LossWeights(
+        l1=args.w_l1,
+        teacher=args.w_teacher,
+        distill=args.w_distill,
+        smooth=args.w_smooth,
+        smooth_alpha=args.smooth_alpha,
+        census=args.w_census,
+        pyramid_levels=args.pyramid_levels,
+    )
+    train = TrainConfig(
+        lr=args.lr, weight_decay=args.weight_decay, grad_clip=args.grad_clip, amp=args.amp, losses=losses
+    )
+    return RunConfig(
+        out=Path(args.out),
+        data=data,
+        model=args.model,
+        weights=args.weights,
+        scratch=args.scratch,
+        train=train,
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        warmup=args.warmup,
+        min_lr=args.min_lr,
+        seed=args.seed,
+        resume=args.resume,
+        stop_at=args.stop_at,
+        save_every=args.save_every,
+        log_every=args.log_every,
+        teacher_in_checkpoint=not args.no_teacher_in_checkpoint,
+        val_at_start=not args.no_val_at_start,
+        val_batch_size=args.val_batch_size,
+        workers=args.workers,
+        device=args.device,
+        threads=args.threads,
+        quiet=args.quiet,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from ..cli import setup_logging
     from .loop import run
 
+    setup_logging()
     try:
-        return run(args)
-    except (ValueError, FileNotFoundError, OSError) as e:
+        return run(config_from_args(args))
+    except (ValueError, OSError) as e:
         print(f"vsrife train: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

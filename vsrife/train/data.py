@@ -13,124 +13,68 @@ process or worker makes it and whenever: the resume file only has to remember th
 from __future__ import annotations
 
 import os
-import struct
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
-# --- PNG -------------------------------------------------------------------------------------------------
+from ..colour import planes_to_rgb, spec_from_format
+from ..errors import VsrifeError
 
-try:  # opencv is optional: much faster, and it reads every PNG flavour
-    import cv2 as _cv2
-
-    _cv2.setNumThreads(1)
-except ImportError:  # pragma: no cover - depends on the environment
-    _cv2 = None
-
-_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+# --- images (OpenCV) -------------------------------------------------------------------------------------
 
 
-def png_backend() -> str:
-    return "opencv" if _cv2 is not None else "builtin"
+def _cv2() -> Any:
+    """OpenCV, imported on first use (it ships with the ``train`` extra: ``pip install vsrife[train]``)."""
+    try:
+        import cv2
+    except ImportError:
+        raise VsrifeError(
+            "reading and writing images needs OpenCV: pip install opencv-python-headless (or vsrife[train])"
+        ) from None
+    cv2.setNumThreads(1)  # DataLoader workers run in parallel already
+    return cv2
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """An 8-bit image file as ``uint8 [H, W, 3]`` RGB (opencv when installed, else the built-in PNG reader)."""
-    if _cv2 is not None:
-        img = _cv2.imread(str(path), _cv2.IMREAD_COLOR)
-        if img is None:
-            raise OSError(f"cannot read image {path}")
-        return np.ascontiguousarray(img[:, :, ::-1])
-    return read_png(path)
-
-
-def read_png(path: str | os.PathLike[str]) -> np.ndarray:
-    """Minimal PNG decoder (8-bit grey, grey+alpha, RGB, RGBA; not interlaced) -> ``uint8 [H, W, 3]`` RGB."""
-    data = Path(path).read_bytes()
-    if not data.startswith(_PNG_SIG):
-        raise OSError(f"{path} is not a PNG file")
-    pos, idat = 8, []
-    width = height = depth = ctype = interlace = -1
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        pos += 12 + length
-        if kind == b"IHDR":
-            width, height, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            break
-    channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(ctype)
-    if depth != 8 or channels is None or interlace != 0:
-        raise OSError(
-            f"{path}: only 8-bit, non-interlaced grey/RGB(A) PNGs are supported without opencv "
-            f"(install opencv-python-headless)"
-        )
-    raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8)
-    stride = width * channels
-    raw = raw[: height * (stride + 1)].reshape(height, stride + 1)
-    out = np.zeros((height, stride), np.uint8)
-    prev = np.zeros(stride, np.uint8)
-    bpp = channels
-    for y in range(height):
-        f, row = raw[y, 0], raw[y, 1:]
-        if f == 0:
-            cur = row.copy()
-        elif f == 1:  # Sub: a running sum per channel, modulo 256
-            cur = np.cumsum(row.reshape(-1, bpp), axis=0, dtype=np.uint8).reshape(-1)
-        elif f == 2:  # Up
-            cur = row + prev
-        elif f in (3, 4):  # Average, Paeth: sequential along the row
-            cur = np.zeros(stride, np.int32)
-            r, p = row.astype(np.int32), prev.astype(np.int32)
-            for x in range(stride):
-                a = cur[x - bpp] if x >= bpp else 0
-                b = p[x]
-                if f == 3:
-                    cur[x] = (r[x] + ((a + b) >> 1)) & 255
-                else:
-                    c = p[x - bpp] if x >= bpp else 0
-                    pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
-                    pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
-                    cur[x] = (r[x] + pred) & 255
-            cur = cur.astype(np.uint8)
-        else:
-            raise OSError(f"{path}: bad PNG filter type {f}")
-        out[y] = cur
-        prev = cur
-    img = out.reshape(height, width, channels)
-    if channels in (1, 2):
-        img = np.repeat(img[:, :, :1], 3, axis=2)
-    return np.ascontiguousarray(img[:, :, :3])
+    """An 8-bit image file (PNG, JPEG ...) as ``uint8 [H, W, 3]`` RGB."""
+    cv2 = _cv2()
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise OSError(f"cannot read image {path} (missing, or not an image OpenCV can decode)")
+    return np.ascontiguousarray(img[:, :, ::-1])
 
 
 def write_png(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
-    """Write ``uint8 [H, W, 3]`` RGB as a PNG (no filtering; for test data and exported triplets)."""
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"write_png needs [H, W, 3] uint8; got {rgb.shape}")
-    h, w, _ = rgb.shape
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    rows = np.concatenate([np.zeros((h, 1), np.uint8), rgb.reshape(h, w * 3)], axis=1)
-    png = (
-        _PNG_SIG
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
-        + chunk(b"IEND", b"")
-    )
+    """Write ``uint8 [H, W, 3]`` RGB as a PNG, atomically (a temporary file renamed into place)."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise VsrifeError(f"write_png needs uint8 [H, W, 3]; got {rgb.dtype} {rgb.shape}")
+    ok, data = _cv2().imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise OSError(f"OpenCV could not encode {path}")
     tmp = Path(str(path) + ".tmp")
-    tmp.write_bytes(png)
+    tmp.write_bytes(data.tobytes())
     os.replace(tmp, path)
+
+
+# --- video colour ---------------------------------------------------------------------------------------
+
+
+def frame_to_rgb(frame: Any, width: int, height: int) -> np.ndarray:
+    """One VapourSynth frame (GRAY, YUV or RGB, any depth) as ``uint8 [H, W, 3]`` RGB.
+
+    The conversion is the filter's own (:mod:`vsrife.colour`): the same matrix, range and chroma-siting rules
+    for untagged frames, so the model trains on exactly the RGB it is later given.
+    """
+    spec = spec_from_format(frame.format, width, height, frame.props)
+    planes = [torch.from_numpy(np.array(frame[p], copy=True)) for p in range(frame.format.num_planes)]
+    rgb = planes_to_rgb(planes, spec)[0]
+    return rgb.clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
 # --- augmentation ----------------------------------------------------------------------------------------
@@ -150,10 +94,10 @@ class Augment:
 
     def __post_init__(self) -> None:
         if self.crop is not None and (len(self.crop) != 2 or min(self.crop) < 1):
-            raise ValueError(f"crop must be (height, width) in pixels; got {self.crop!r}")
+            raise VsrifeError(f"crop must be (height, width) in pixels; got {self.crop!r}")
         for name in ("hflip", "vflip", "reverse", "channels", "rotate"):
             if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"augmentation probability {name} must lie in [0, 1]")
+                raise VsrifeError(f"augmentation probability {name} must lie in [0, 1]")
 
 
 def augment(
@@ -165,7 +109,7 @@ def augment(
         ch, cw = aug.crop
         h, w = img0.shape[:2]
         if ch > h or cw > w:
-            raise ValueError(f"crop {ch}x{cw} is larger than the {h}x{w} frames")
+            raise VsrifeError(f"crop {ch}x{cw} is larger than the {h}x{w} frames")
         y = int(rng.integers(0, h - ch + 1))
         x = int(rng.integers(0, w - cw + 1))
         frames = [f[y : y + ch, x : x + cw] for f in frames]
@@ -251,7 +195,7 @@ class VimeoTriplets(TripletDataset):
         super().__init__(augment, seed, eval_crop)
         self.root = Path(root)
         if split not in self.LISTS:
-            raise ValueError(f"split must be train or test; got {split!r}")
+            raise VsrifeError(f"split must be train or test; got {split!r}")
         listfile = self.root / self.LISTS[split]
         if not listfile.is_file():
             raise FileNotFoundError(
@@ -261,7 +205,7 @@ class VimeoTriplets(TripletDataset):
         entries = [line.strip() for line in listfile.read_text().splitlines() if line.strip()]
         self.entries = entries[:limit] if limit else entries
         if not self.entries:
-            raise ValueError(f"{listfile} lists no triplets")
+            raise VsrifeError(f"{listfile} lists no triplets")
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -275,9 +219,43 @@ class VimeoTriplets(TripletDataset):
 # --- video -----------------------------------------------------------------------------------------------
 
 
+def _open_clip(path: str, start: int, stop: int | None, height: int | None) -> Any:
+    """Frames [start, stop) of a video (bestsource), scaled to ``height`` in its own format (Bicubic) so that
+    the colour conversion stays the filter's (:func:`frame_to_rgb`)."""
+    import vapoursynth as vs
+
+    core = vs.core
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"video {path} does not exist")
+    clip = core.bs.VideoSource(path)[start:stop]
+    if clip.num_frames < 3:
+        raise VsrifeError(f"{path}: need at least 3 frames; got {clip.num_frames}")
+    if height and height != clip.height:
+        mw, mh = 1 << clip.format.subsampling_w, 1 << clip.format.subsampling_h
+        width = max(mw, round(clip.width * height / clip.height / (2 * mw)) * 2 * mw)
+        clip = core.resize.Bicubic(clip, width=width, height=max(mh, round(height / mh) * mh))
+    return clip
+
+
+def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def _thumb(frame: np.ndarray) -> torch.Tensor:
+    from ..scenecut import thumbnail
+
+    return thumbnail(torch.from_numpy(frame).permute(2, 0, 1).float().div(255))[0]
+
+
+def _is_cut(window: Sequence[torch.Tensor], det: Any) -> bool:
+    return bool(det.is_cut(list(window)))
+
+
 class VideoFrames:
-    """Every frame of (a range of) a video as ``uint8 [N, H, W, 3]`` RGB, decoded once through VapourSynth
-    (bestsource), with the scene cuts between consecutive frames."""
+    """Every frame of (a range of) a video as ``uint8 [N, H, W, 3]`` RGB, decoded once into RAM through
+    VapourSynth (bestsource) and converted to RGB as the filter converts it (:func:`frame_to_rgb`), with the
+    scene cuts between consecutive frames. ``height`` scales the video first (Bicubic, in its own format).
+    For short clips: long or large footage streams with :class:`StreamedFrames`, which decides the same."""
 
     def __init__(
         self,
@@ -287,52 +265,132 @@ class VideoFrames:
         height: int | None = None,
         scene_cuts: bool = True,
     ) -> None:
-        import vapoursynth as vs
-
-        core = vs.core
         self.path = str(path)
-        if not Path(self.path).is_file():
-            raise FileNotFoundError(f"video {self.path} does not exist")
-        clip = core.bs.VideoSource(self.path)
-        clip = clip[start:stop]
-        if clip.num_frames < 3:
-            raise ValueError(f"{self.path}: need at least 3 frames; got {clip.num_frames}")
-        props = clip.get_frame(0).props
-        kwargs: dict[str, object] = {"format": vs.RGB24}
-        if clip.format.color_family == vs.YUV and int(props.get("_Matrix", 2)) in (2, 3):
-            kwargs["matrix_in_s"] = "709" if clip.height >= 600 else "170m"
-        if height and height != clip.height:
-            width = max(2, round(clip.width * height / clip.height / 2) * 2)
-            kwargs.update(width=width, height=int(height))
-        rgb = core.resize.Bicubic(clip, **kwargs)
-        self.frames = np.empty((rgb.num_frames, rgb.height, rgb.width, 3), np.uint8)
-        for n, f in enumerate(rgb.frames(close=True)):
-            for p in range(3):
-                self.frames[n, :, :, p] = np.asarray(f[p])
+        clip = _open_clip(self.path, start, stop, height)
+        self.frames = np.empty((clip.num_frames, clip.height, clip.width, 3), np.uint8)
+        for n, f in enumerate(clip.frames(close=True)):
+            self.frames[n] = frame_to_rgb(f, clip.width, clip.height)
         self.fps = float(clip.fps) if clip.fps_den else 0.0
         self.cuts = self._detect_cuts() if scene_cuts else np.zeros(len(self.frames) - 1, bool)
 
     def __len__(self) -> int:
         return len(self.frames)
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)"""
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+    def frame(self, n: int) -> np.ndarray:
+        return self.frames[n]
+
     def _detect_cuts(self) -> np.ndarray:
-        """cuts[n]: a hard cut between frames n and n+1 (vsrife.scenecut; none found when it is absent)."""
-        cuts = np.zeros(len(self.frames) - 1, bool)
-        try:
-            from ..scenecut import SceneCutDetector, thumbnail
-        except ImportError:  # pragma: no cover - scenecut ships with vsrife
-            return cuts
+        """cuts[n]: a hard cut between frames n and n+1, from thumbnails n-1 .. n+2 (vsrife.scenecut)."""
+        from ..scenecut import SceneCutDetector
+
         det = SceneCutDetector()
-        thumbs = [thumbnail(torch.from_numpy(f).permute(2, 0, 1).float().div(255))[0] for f in self.frames]
+        thumbs = [_thumb(f) for f in self.frames]
         last = len(thumbs) - 1
+        cuts = np.zeros(last, bool)
         for n in range(last):
-            window = [thumbs[min(max(i, 0), last)] for i in (n - 1, n, n + 1, n + 2)]
-            cuts[n] = det.is_cut(window)
+            cuts[n] = _is_cut([thumbs[min(max(i, 0), last)] for i in (n - 1, n, n + 1, n + 2)], det)
         return cuts
 
     def motion(self, a: int, b: int) -> float:
         """Mean absolute difference (8-bit units) between frames a and b."""
-        return float(np.abs(self.frames[a].astype(np.int16) - self.frames[b].astype(np.int16)).mean())
+        return _mean_abs_diff(self.frames[a], self.frames[b])
+
+
+class StreamedFrames:
+    """The frames of (a range of) a video, decoded on demand through VapourSynth: memory stays flat and
+    independent of the footage's length.
+
+    One sequential scan at construction keeps only what the triplet choice needs, a few numbers per frame:
+    the scene cuts (the detector and window of :class:`VideoFrames`, on a sliding window of four thumbnails)
+    and the motion between consecutive frames. Frames are then read when a triplet is asked for, through a
+    source opened lazily in each process (DataLoader workers open their own; start them with the "spawn"
+    context, as the training loop does: VapourSynth's thread pool does not survive fork())."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        start: int = 0,
+        stop: int | None = None,
+        height: int | None = None,
+        scene_cuts: bool = True,
+    ) -> None:
+        self.path = str(path)
+        self.range = (start, stop)
+        self.height = height
+        clip = _open_clip(self.path, start, stop, height)
+        self.length = clip.num_frames
+        self._size = (clip.height, clip.width)
+        self.fps = float(clip.fps) if clip.fps_den else 0.0
+        self.steps = np.zeros(self.length - 1, np.float32)  # motion between frames n and n + 1
+        self.cuts = np.zeros(self.length - 1, bool)
+        det = None
+        if scene_cuts:
+            from ..scenecut import SceneCutDetector
+
+            det = SceneCutDetector()
+        window: list[torch.Tensor] = []  # thumbnails k-1 .. k+2 around the pair (k, k+1) being decided
+        prev: np.ndarray | None = None
+        for n, f in enumerate(clip.frames(close=True)):
+            cur = frame_to_rgb(f, clip.width, clip.height)
+            if prev is not None:
+                self.steps[n - 1] = _mean_abs_diff(prev, cur)
+            prev = cur
+            if det is not None:
+                window.append(_thumb(cur))
+                if n == 0:
+                    window.insert(0, window[0])  # clamped: thumbnail "-1" is frame 0's
+                if len(window) == 4:  # frames n-3 .. n decide the pair (n-2, n-1)
+                    self.cuts[n - 2] = _is_cut(window, det)
+                    window.pop(0)
+        if det is not None:  # the last pair, with frame "last + 1" clamped to the last
+            window.append(window[-1])
+            self.cuts[-1] = _is_cut(window[-4:], det)
+        self._clip: Any = None
+        self._pid = -1
+
+    def __len__(self) -> int:
+        return self.length
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)"""
+        return self._size
+
+    def motion(self, a: int, b: int) -> float:
+        if b != a + 1:
+            raise VsrifeError("streamed frames know the motion between consecutive frames only")
+        return float(self.steps[a])
+
+    def frame(self, n: int) -> np.ndarray:
+        if self._clip is None or self._pid != os.getpid():  # a new process: its own source and core
+            self._clip = _open_clip(self.path, self.range[0], self.range[1], self.height)
+            self._pid = os.getpid()
+        return frame_to_rgb(self._clip.get_frame(n), self._clip.width, self._clip.height)
+
+    def __getstate__(self) -> dict[str, Any]:  # for DataLoader workers: a VapourSynth clip does not pickle
+        return {**self.__dict__, "_clip": None, "_pid": -1}
+
+
+VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".avi", ".webm", ".m2ts", ".ts", ".y4m", ".mpg", ".mpeg", ".wmv")
+
+
+def expand_videos(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Files as given; folders as the video files inside them (sorted, not recursive)."""
+    out: list[str] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+            if not found:
+                raise FileNotFoundError(f"folder {p} has no video files ({', '.join(VIDEO_SUFFIXES)})")
+            out.extend(found)
+        else:
+            out.append(str(p))
+    return out
 
 
 class VideoTriplets(TripletDataset):
@@ -346,7 +404,7 @@ class VideoTriplets(TripletDataset):
 
     def __init__(
         self,
-        frames: VideoFrames,
+        frames: VideoFrames | StreamedFrames,
         start: int = 0,
         stop: int | None = None,
         span: int = 2,
@@ -358,7 +416,7 @@ class VideoTriplets(TripletDataset):
     ) -> None:
         super().__init__(augment, seed, eval_crop)
         if span < 2:
-            raise ValueError(f"span must be >= 2; got {span}")
+            raise VsrifeError(f"span must be >= 2; got {span}")
         self.video = frames
         self.span = span
         self.any_timestep = any_timestep
@@ -379,8 +437,8 @@ class VideoTriplets(TripletDataset):
     def _triplet(self, index: int, rng: np.random.Generator):
         i = self.windows[index]
         j = i + int(rng.integers(1, self.span)) if self.any_timestep else i + self.span // 2
-        f = self.video.frames
-        return f[i], f[j], f[i + self.span], (j - i) / self.span
+        f = self.video.frame
+        return f(i), f(j), f(i + self.span), (j - i) / self.span
 
 
 # --- sampling --------------------------------------------------------------------------------------------

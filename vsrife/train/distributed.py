@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from ..backend import resolve_backend
 
 
 @dataclass(frozen=True)
@@ -35,20 +38,13 @@ def setup(device: str | None = None, timeout_s: float = 1800) -> DistInfo:
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
-    if device:
-        dev = torch.device(device)
-        if dev.type == "cuda" and dev.index is None:
-            dev = torch.device("cuda", local_rank)
-    else:
-        dev = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    dev = resolve_backend(device, "fp32", purpose="model", local_rank=local_rank).device
     if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"device {dev} was requested but CUDA is not available")
         torch.cuda.set_device(dev)
     backend = None
     if world > 1 and not dist.is_initialized():
         backend = "nccl" if dev.type == "cuda" else "gloo"
-        kwargs = {"device_id": dev} if backend == "nccl" else {}
+        kwargs: dict[str, Any] = {"device_id": dev} if backend == "nccl" else {}
         dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s), **kwargs)
     elif world > 1:
         backend = dist.get_backend()

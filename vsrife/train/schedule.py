@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..errors import VsrifeError
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -23,11 +25,11 @@ class Schedule:
 
     def __post_init__(self) -> None:
         if not (self.peak_lr > 0 and math.isfinite(self.peak_lr)):
-            raise ValueError(f"peak learning rate must be a positive number; got {self.peak_lr!r}")
+            raise VsrifeError(f"peak learning rate must be a positive number; got {self.peak_lr!r}")
         if not 0 <= self.min_lr <= self.peak_lr:
-            raise ValueError(f"min_lr must lie in [0, peak_lr]; got {self.min_lr!r}")
+            raise VsrifeError(f"min_lr must lie in [0, peak_lr]; got {self.min_lr!r}")
         if self.total_steps < 1 or self.warmup_steps < 0:
-            raise ValueError(
+            raise VsrifeError(
                 f"need total_steps >= 1 and warmup_steps >= 0; got {self.total_steps}, {self.warmup_steps}"
             )
 
@@ -37,7 +39,7 @@ class Schedule:
 
 def learning_rate(step: int, s: Schedule) -> float:
     if step < 0:
-        raise ValueError(f"step must be >= 0; got {step}")
+        raise VsrifeError(f"step must be >= 0; got {step}")
     if step < s.warmup_steps:
         return s.peak_lr * (step + 1) / s.warmup_steps
     decay = s.total_steps - s.warmup_steps

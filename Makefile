@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 setup:
 	@bash scripts/setup.sh
 
-# Interpolate the bundled sample clip (25 fps) to 50 fps and encode it with x265.
+# Interpolate the bundled sample clip (25 fps) to 60 fps into out/demo_60fps.mkv and draw out/demo_preview.png.
 demo: setup
 	@bash scripts/demo.sh
 

@@ -1,5 +1,4 @@
-"""Command line: `vsrife download`, `vsrife list`, `vsrife interpolate`, `vsrife native`, `vsrife train`,
-`vsrife bench`.
+"""Command line: `vsrife download|list|interpolate|preview|doctor|native|train|bench`: parses and dispatches.
 
 Everything meant for a person goes to stderr; stdout carries video only (`vsrife interpolate ... -o -`).
 """
@@ -8,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from .encode import ENCODERS
 from .errors import VsrifeError
 from .registry import MODELS, VERSIONS, get_spec
 
@@ -141,10 +143,12 @@ def trim_timecodes(tc: Path, frames: int) -> Path:
     return out
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    """Source (bestsource) -> RIFE -> y4m on stdout, or encoded by ffmpeg (x265) with the source's audio."""
-    import shutil
-    import subprocess
+    """Source (bestsource) -> RIFE -> y4m on stdout, or a file written by vsrife.encode.render."""
     import time
 
     if args.workers is not None or args.ray_address or args.devices:
@@ -154,6 +158,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
     import vapoursynth as vs
 
+    from .encode import EncodeError, EncodeSettings, Progress, describe, preflight, render, write_y4m
     from .filter import RIFE
 
     if args.lossless and args.output != "-" and not args.output.lower().endswith(".mkv"):
@@ -161,6 +166,13 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             f"vsrife interpolate: --lossless writes FFV1 in Matroska: name the output .mkv; got {args.output}"
         )
         return 2
+    settings = EncodeSettings("ffv1" if args.lossless else args.encoder, args.crf, args.preset)
+    if args.output != "-":
+        try:
+            preflight(settings, args.output)
+        except EncodeError as e:
+            _err(f"vsrife interpolate: {e}")
+            return 2
     core = vs.core
     if args.threads:
         core.num_threads = args.threads
@@ -170,6 +182,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     except (vs.Error, AttributeError, ValueError) as e:
         _err(f"vsrife interpolate: cannot open {args.input}: {e}")
         return 2
+    whole = clip.num_frames
     if args.frames:
         clip = clip[: args.frames]
         timecodes = None if timecodes is None else trim_timecodes(timecodes, args.frames)
@@ -199,43 +212,70 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         f"{clip.fps} fps "
         f"-> {out.num_frames} frames at {out.fps} fps"
     )
-    start = time.monotonic()
-
-    def progress(done: int, total: int) -> None:
-        rate = done / max(time.monotonic() - start, 1e-9)
-        sys.stderr.write(f"\rframe {done}/{total} ({rate:.2f} fps)")
-        sys.stderr.flush()
-
-    if args.output == "-":
-        out.output(sys.stdout.buffer, y4m=True, progress_update=progress)
-        sys.stderr.write("\n")
-        return 0
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        _err("vsrife interpolate: ffmpeg is needed to write a file (or use -o - to write y4m to stdout)")
-        return 2
-    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", "-"]
-    if not args.no_audio:
-        cmd += ["-i", args.input, "-map", "0:v", "-map", "1:a?", "-c:a", "copy", "-shortest"]
-    if args.lossless:
-        cmd += ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1"]
-    else:
-        cmd += ["-c:v", "libx265", "-crf", str(args.crf), "-preset", args.preset]
-        cmd += ["-x265-params", "log-level=error"]
-    cmd.append(args.output)
-    enc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    assert enc.stdin is not None
+    progress = Progress(args.progress or sys.stderr.isatty())
+    signal.signal(signal.SIGTERM, _interrupt)  # a `kill` cleans up like Ctrl-C: nothing half-written stays
     try:
-        out.output(enc.stdin, y4m=True, progress_update=progress)
-    finally:
-        enc.stdin.close()
-        code = enc.wait()
-    sys.stderr.write("\n")
-    if code != 0:
-        _err(f"vsrife interpolate: ffmpeg failed with exit code {code}")
+        if args.output == "-":
+            start = time.monotonic()
+            write_y4m(out, sys.stdout.buffer, progress=progress)
+            progress.close()
+            _err(f"wrote {out.num_frames} frames to stdout in {time.monotonic() - start:.1f} s")
+            return 0
+        # Other streams are kept whole, unless only the first part of the video is rendered.
+        part = out.num_frames * out.fps_den / out.fps_num if clip.num_frames < whole else None
+        result = render(
+            out,
+            args.output,
+            settings,
+            mux_from=None if args.no_audio else args.input,
+            mux_duration=part,
+            progress=progress,
+            notes=lambda note: _err(f"vsrife interpolate: note: {note}"),
+        )
+    except EncodeError as e:
+        progress.close()
+        _err(f"vsrife interpolate: {e}")
         return 1
-    _err(f"wrote {args.output} in {time.monotonic() - start:.1f} s")
+    except vs.Error as e:
+        progress.close()
+        _err(f"vsrife interpolate: {str(e).splitlines()[0]}")
+        return 1
+    except BrokenPipeError:  # only from -o -: whoever read stdout stopped reading
+        progress.close()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        _err("vsrife interpolate: the program reading stdout stopped reading (broken pipe)")
+        return 1
+    except KeyboardInterrupt:
+        progress.close()
+        _err("vsrife interpolate: interrupted; nothing was written under the output name")
+        return 130
+    progress.close()
+    _err(describe(result, out.fps))
     return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from .preview import PreviewError, run_preview
+
+    try:
+        for line in run_preview(args):
+            _err(line)
+    except PreviewError as e:
+        _err(f"vsrife preview: {e}")
+        return 2
+    except KeyboardInterrupt:
+        _err("vsrife preview: interrupted")
+        return 130
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import report, run_checks
+
+    checks = run_checks()
+    for line in report(checks):
+        _err(line)
+    return 1 if any(c.required and not c.ok for c in checks) else 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -287,9 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument(
         "--threads", type=int, help="VapourSynth threads (per worker, also torch, with --workers)"
     )
-    it.add_argument("--crf", type=int, default=18)
-    it.add_argument("--preset", default="medium")
-    it.add_argument("--no-audio", action="store_true")
+    it.add_argument("--encoder", choices=tuple(ENCODERS), default="x265", help="video codec (through ffmpeg)")
+    it.add_argument("--crf", type=int, default=18, help="quality for x265/x264 (lower is better)")
+    it.add_argument("--preset", default="medium", help="x265/x264 speed preset")
+    it.add_argument("--no-audio", action="store_true", help="do not copy audio, subtitles and chapters")
+    it.add_argument(
+        "--progress", action="store_true", help="show progress even when stderr is not a terminal"
+    )
     it.add_argument("--lossless", action="store_true", help="FFV1 in Matroska (.mkv), bit-exact frames")
     scale = it.add_argument_group("scale-out (see README: Running on many workers)")
     scale.add_argument("--workers", type=int, help="render segments in parallel on a local Ray cluster")
@@ -317,6 +361,29 @@ def build_parser() -> argparse.ArgumentParser:
     ns.add_argument("--plugin-dir", help="the folder to inspect")
     nat.set_defaults(func=cmd_native)
 
+    pv = sub.add_parser(
+        "preview", help="a picture (and a short clip) to judge the interpolation at one point"
+    )
+    pv.add_argument("input", help="video file (opened with bestsource)")
+    pv.add_argument("--at", default="0", help="time of the first source frame: 12, 12.5, 00:00:12, 1:02.5")
+    pv.add_argument("-o", "--output", default="preview.png", help="PNG to write (default preview.png)")
+    pv.add_argument("--clip", help="also write a short clip around that point that loops (e.g. preview.mkv)")
+    prate = pv.add_mutually_exclusive_group()
+    prate.add_argument("--fps", help="output rate (default: twice the source rate)")
+    prate.add_argument("--factor", help="rate multiplier: 2, 5/2 ...")
+    pv.add_argument("--model", help="RIFE release (default: 4.25, or the newest installed)")
+    pv.add_argument("--scale", default="1.0", help="0.25, 0.5, 1, 2, 4 or auto")
+    pv.add_argument("--ensemble", action="store_true")
+    pv.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
+    pv.add_argument("--precision", help="fp32, fp16, bf16")
+    pv.add_argument(
+        "--seconds", type=float, default=2.0, help="length of --clip around the point (default 2)"
+    )
+    pv.set_defaults(func=cmd_preview)
+
+    dr = sub.add_parser("doctor", help="check the installation, one line per check, with fixes")
+    dr.set_defaults(func=cmd_doctor)
+
     # listed here for `vsrife --help`; main() hands everything after `train` to vsrife.train's own parser
     sub.add_parser("train", help="train or fine-tune a release (see `vsrife train --help`)", add_help=False)
     sub.add_parser(
@@ -338,13 +405,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
-    if getattr(args, "command", None) == "interpolate":
+    if getattr(args, "command", None) in ("interpolate", "preview"):
         args.factor_num = args.factor_den = None
         if args.factor:
             num, _, den = args.factor.partition("/")
             try:
                 args.factor_num, args.factor_den = int(num), int(den or 1)
             except ValueError:
-                _err(f"vsrife interpolate: --factor must look like 2 or 5/2; got {args.factor!r}")
+                _err(f"vsrife {args.command}: --factor must look like 2 or 5/2; got {args.factor!r}")
                 return 2
     return int(args.func(args))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,17 @@ def check_ensemble(spec: ModelSpec, ensemble: bool) -> bool:
     if ensemble and not spec.supports_ensemble:
         raise VsrifeError(f"ensemble is not supported by model {spec.version}")
     return bool(ensemble)
+
+
+@dataclass(frozen=True)
+class Interpolated:
+    """One interpolated frame and how it was made (all ``[B, C, H, W]``, cropped to the input size)."""
+
+    frame: torch.Tensor  # [B, 3, H, W] the output frame
+    flow: (
+        torch.Tensor
+    )  # [B, 4, H, W] float32 pixels: flow from the new frame to frame 0 (0:2) and to frame 1 (2:4)
+    mask: torch.Tensor  # [B, 1, H, W] float32 in [0, 1]: weight of warped frame 0 in the blend
 
 
 class RIFE_HDv3:
@@ -121,7 +133,7 @@ class RIFE_HDv3:
         """:meth:`interpolate` (the same frame, bit for bit) and its :func:`vsrife.evidence.confidence` [B]
         over the picture ``height`` x ``width`` inside the padding."""
         b, _, h, w = img0.shape
-        t = timestep.to(self.device, self.dtype).view(-1, 1, 1, 1).expand(b, 1, h, w)
+        t = timestep.to(self.device, torch.float32).view(-1, 1, 1, 1).expand(b, 1, h, w)
         net = self.flownet
         levels = net.forward_levels(img0, img1, t, f0, f1, scale, ensemble, all_levels=False)
         flow, mask = levels.flows[-1], levels.masks[-1]
@@ -130,6 +142,26 @@ class RIFE_HDv3:
         warped1 = net.warp(img1, flow[:, 2:4])
         conf = confidence(img0, img1, warped0, warped1, mask, flow, timestep.float().flatten(), height, width)
         return levels.output, conf
+
+    def _check_inference_args(
+        self, frame_pair: torch.Tensor, timestep: float | torch.Tensor, scale: float, ensemble: bool
+    ) -> tuple[float, bool, torch.Tensor]:
+        if not isinstance(frame_pair, torch.Tensor) or frame_pair.ndim != 4 or frame_pair.shape[1] != 6:
+            shape = (
+                tuple(frame_pair.shape) if isinstance(frame_pair, torch.Tensor) else type(frame_pair).__name__
+            )
+            raise VsrifeError(f"frame_pair must be a [B, 6, H, W] tensor; got {shape}")
+        if not frame_pair.is_floating_point():
+            raise VsrifeError("frame_pair must be a float tensor with values in [0, 1]")
+        b = frame_pair.shape[0]
+        scale = check_scale(scale)
+        ensemble = check_ensemble(self.spec, ensemble)
+        ts = torch.as_tensor(timestep, dtype=torch.float32).flatten()
+        if ts.numel() == 1:
+            ts = ts.expand(b)
+        if ts.numel() != b or bool(((ts < 0) | (ts > 1)).any()):
+            raise VsrifeError(f"timestep must be a float or a [{b}] tensor in [0, 1]; got {timestep!r}")
+        return scale, ensemble, ts
 
     def inference(
         self,
@@ -140,24 +172,35 @@ class RIFE_HDv3:
     ) -> torch.Tensor:
         """frame_pair: [B, 6, H, W] float in [0, 1] (two RGB frames); timestep: float or [B] tensor in [0, 1].
         Returns the frame at ``timestep`` between them, [B, 3, H, W], in frame_pair's dtype."""
-        if not isinstance(frame_pair, torch.Tensor) or frame_pair.ndim != 4 or frame_pair.shape[1] != 6:
-            shape = (
-                tuple(frame_pair.shape) if isinstance(frame_pair, torch.Tensor) else type(frame_pair).__name__
-            )
-            raise VsrifeError(f"frame_pair must be a [B, 6, H, W] tensor; got {shape}")
-        if not frame_pair.is_floating_point():
-            raise VsrifeError("frame_pair must be a float tensor with values in [0, 1]")
-        b, _, h, w = frame_pair.shape
-        scale = check_scale(scale)
-        ensemble = check_ensemble(self.spec, ensemble)
-        ts = torch.as_tensor(timestep, dtype=torch.float32).flatten()
-        if ts.numel() == 1:
-            ts = ts.expand(b)
-        if ts.numel() != b or bool(((ts < 0) | (ts > 1)).any()):
-            raise VsrifeError(f"timestep must be a float or a [{b}] tensor in [0, 1]; got {timestep!r}")
+        scale, ensemble, ts = self._check_inference_args(frame_pair, timestep, scale, ensemble)
+        h, w = frame_pair.shape[-2:]
         with torch.inference_mode():
             x = self.pad(frame_pair.to(self.device, torch.float32), scale)
             img0, img1 = x[:, :3], x[:, 3:]
             f0, f1 = self.features(img0), self.features(img1)
             out = self.interpolate(img0, img1, ts, f0, f1, scale, ensemble)
         return out[:, :, :h, :w].to(frame_pair.dtype)
+
+    def inference_with_aux(
+        self,
+        frame_pair: torch.Tensor,
+        timestep: float | torch.Tensor = 0.5,
+        scale: float = 1.0,
+        ensemble: bool = False,
+    ) -> Interpolated:
+        """Like :meth:`inference`, plus the final flow and blend mask (for previews and diagnostics)."""
+        scale, ensemble, ts = self._check_inference_args(frame_pair, timestep, scale, ensemble)
+        h, w = frame_pair.shape[-2:]
+        with torch.inference_mode():
+            x = self.pad(frame_pair.to(self.device, torch.float32), scale)
+            img0, img1 = x[:, :3], x[:, 3:]
+            b, _, hp, wp = img0.shape
+            t = ts.to(self.device, torch.float32).view(-1, 1, 1, 1).expand(b, 1, hp, wp)
+            f0, f1 = self.features(img0), self.features(img1)
+            levels = self.flownet.forward_levels(img0, img1, t, f0, f1, scale, ensemble, all_levels=False)
+        dtype = frame_pair.dtype
+        return Interpolated(
+            frame=levels.output[:, :, :h, :w].to(dtype),
+            flow=levels.flows[-1][:, :, :h, :w].float(),
+            mask=torch.sigmoid(levels.masks[-1][:, :, :h, :w].float()),
+        )

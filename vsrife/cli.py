@@ -175,7 +175,11 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             return 2
     core = vs.core
     if args.threads:
+        # VapourSynth's and torch's, as in each scale-out worker: the same threads give the same bits
         core.num_threads = args.threads
+        import torch
+
+        torch.set_num_threads(args.threads)
     tc_dir = tempfile.TemporaryDirectory(prefix="vsrife-")
     try:
         clip, timecodes = open_source(args.input, Path(tc_dir.name))
@@ -324,9 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
     it.add_argument("--precision", help="fp32, fp16, bf16")
     it.add_argument("--frames", type=int, help="only the first N source frames")
-    it.add_argument(
-        "--threads", type=int, help="VapourSynth threads (per worker, also torch, with --workers)"
-    )
+    it.add_argument("--threads", type=int, help="VapourSynth and torch threads (per worker with --workers)")
     it.add_argument("--encoder", choices=tuple(ENCODERS), default="x265", help="video codec (through ffmpeg)")
     it.add_argument("--crf", type=int, default=18, help="quality for x265/x264 (lower is better)")
     it.add_argument("--preset", default="medium", help="x265/x264 speed preset")

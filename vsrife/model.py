@@ -68,8 +68,14 @@ class RIFE_HDv3:
         self.dtype = self.backend.dtype
         # bf16 on the CPU runs channels-last: oneDNN's convolutions without reordering (5-10% on 4.0). fp32
         # keeps the reference's layout (its sums round the same way: the model API matches it to 1e-4).
-        channels_last = self.device.type == "cpu" and self.dtype != torch.float32
-        self.flownet = IFNet(self.spec.config).to(self.device).set_precision(self.dtype, channels_last).eval()
+        # Either way oneDNN's sums depend on the torch thread count: a few frames differ in the last bit
+        # between 1 and 2 threads, so runs are bit-identical for the same threads per process.
+        self.flownet = (
+            IFNet(self.spec.config)
+            .to(self.device)
+            .set_precision(self.dtype, self.device.type == "cpu" and self.dtype != torch.float32)
+            .eval()
+        )
         self.weights_path: str | None = None
 
     @property

@@ -409,6 +409,7 @@ def output_timeline(
     factor_num: int | None = None,
     factor_den: int | None = None,
     timecodes: str | None = None,
+    dedup: bool = False,
 ) -> Timeline:
     """The timeline ``RIFE(clip, ...)`` would follow with these arguments, without loading a model: its
     ``length`` is the output's frame count and ``locate(n)`` the source position of output frame n."""
@@ -416,7 +417,7 @@ def output_timeline(
     vfr = clip.fps_num == 0 or clip.fps_den == 0
     fps_in = None if vfr else Fraction(clip.fps_num, clip.fps_den)
     try:
-        fps_out = target_rate(fps_in, _text(fps), fps_num, fps_den, factor_num, factor_den)
+        fps_out = target_rate(fps_in, _text(fps), fps_num, fps_den, factor_num, factor_den, allow_equal=dedup)
         return _timeline(clip, fps_in, fps_out, timecodes)
     except ValueError as e:
         raise _err(str(e)) from None

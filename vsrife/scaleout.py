@@ -119,16 +119,44 @@ def _err(msg: str) -> None:
 # --------------------------------------------------------------------------------------- the filter
 
 
-def open_and_build(fa: FilterArgs, workdir: Path, device: str | None = None) -> tuple[Any, Any]:
-    """(source clip, RIFE clip) exactly as ``vsrife interpolate`` builds them."""
+def filter_args(args: argparse.Namespace) -> FilterArgs:
+    """The ``vsrife interpolate`` arguments that decide the frames: the one mapping from the command line
+    that the single process and every worker build their filter from."""
+    return FilterArgs(
+        input=args.input,
+        frames=args.frames,
+        model=args.model,
+        fps=args.fps,
+        factor_num=args.factor_num,
+        factor_den=args.factor_den,
+        scale=args.scale,
+        ensemble=args.ensemble,
+        sc=not args.no_sc,
+        sc_confidence=args.sc_confidence,
+        dedup=args.dedup,
+        device=args.device,
+        precision=args.precision,
+    )
+
+
+def open_trimmed(fa: FilterArgs, workdir: Path) -> tuple[Any, Path | None, int]:
+    """The source clip (its first ``fa.frames`` frames when given), its timecode file for VFR sources
+    (written into ``workdir``) and the whole source's frame count."""
     from .cli import open_source, trim_timecodes
-    from .filter import RIFE
 
     clip, timecodes = open_source(fa.input, workdir)
+    whole = clip.num_frames
     if fa.frames:
         clip = clip[: fa.frames]
         timecodes = None if timecodes is None else trim_timecodes(timecodes, fa.frames)
-    out = RIFE(
+    return clip, timecodes, whole
+
+
+def build_filter(fa: FilterArgs, clip: Any, timecodes: Path | None, device: str | None = None) -> Any:
+    """``RIFE(clip, ...)`` with these arguments (``device`` overrides ``fa.device``)."""
+    from .filter import RIFE
+
+    return RIFE(
         clip,
         model=fa.model,
         fps=fa.fps,
@@ -143,7 +171,12 @@ def open_and_build(fa: FilterArgs, workdir: Path, device: str | None = None) -> 
         precision=fa.precision,
         timecodes=None if timecodes is None else str(timecodes),
     )
-    return clip, out
+
+
+def open_and_build(fa: FilterArgs, workdir: Path, device: str | None = None) -> tuple[Any, Any]:
+    """(source clip, RIFE clip) exactly as ``vsrife interpolate`` builds them."""
+    clip, timecodes, _ = open_trimmed(fa, workdir)
+    return clip, build_filter(fa, clip, timecodes, device)
 
 
 _BUILT: dict[tuple[FilterArgs, str | None], Any] = {}  # one filter per worker process, reused by its tasks
@@ -572,13 +605,8 @@ def interpolate(
     if placement.devices:
         threads = placement.threads or max(1, (os.cpu_count() or 1) // len(placement.devices))
     with tempfile.TemporaryDirectory(prefix="vsrife-") as tmp:
-        from .cli import open_source, trim_timecodes
-
         try:
-            clip, timecodes = open_source(fa.input, Path(tmp))
-            if fa.frames:
-                clip = clip[: fa.frames]
-                timecodes = None if timecodes is None else trim_timecodes(timecodes, fa.frames)
+            clip, timecodes, _ = open_trimmed(fa, Path(tmp))
             timeline = output_timeline(
                 clip,
                 fps=fa.fps,
@@ -698,21 +726,7 @@ def from_args(args: argparse.Namespace) -> int:
         _err(f"vsrife interpolate: --workers must be 1 or more; got {args.workers}")
         return 2
     devices = tuple(d.strip() for d in (args.devices or "").split(",") if d.strip())
-    fa = FilterArgs(
-        input=args.input,
-        frames=args.frames,
-        model=args.model,
-        fps=args.fps,
-        factor_num=args.factor_num,
-        factor_den=args.factor_den,
-        scale=args.scale,
-        ensemble=args.ensemble,
-        sc=not args.no_sc,
-        sc_confidence=args.sc_confidence,
-        dedup=args.dedup,
-        device=args.device,
-        precision=args.precision,
-    )
+    fa = filter_args(args)
     enc = EncodeArgs(lossless=args.lossless, crf=args.crf, preset=args.preset)
     placement = Placement(
         workers=args.workers,

@@ -208,6 +208,8 @@ class Levels:
     flows: list[torch.Tensor]  # [B, 4, H, W]: flow t->0 and t->1 at each level
     masks: list[torch.Tensor]  # [B, 1, H, W]: blend mask logits at each level
     merged: list[torch.Tensor]  # [B, 3, H, W]: the frame each level would produce
+    # the last level's two source frames warped to the new frame's time (their blend by the mask is `output`)
+    warped: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def output(self) -> torch.Tensor:
@@ -364,4 +366,5 @@ class IFNet(nn.Module):
                 levels.flows.append(flow)
                 levels.masks.append(mask)
                 levels.merged.append(warped0 * m + warped1 * (1 - m))
+        levels.warped = (warped0, warped1)
         return levels

@@ -144,8 +144,8 @@ class RIFE_HDv3:
         levels = net.forward_levels(img0, img1, t, f0, f1, scale, ensemble, all_levels=False)
         flow, mask = levels.flows[-1], levels.masks[-1]
         img0, img1 = img0.clamp(0.0, 1.0), img1.clamp(0.0, 1.0)
-        warped0 = net.warp(img0, flow[:, :2])
-        warped1 = net.warp(img1, flow[:, 2:4])
+        assert levels.warped is not None
+        warped0, warped1 = levels.warped  # the warps the output blends: no second pass
         conf = confidence(img0, img1, warped0, warped1, mask, flow, timestep.float().flatten(), height, width)
         return levels.output, conf
 

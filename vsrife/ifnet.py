@@ -285,6 +285,15 @@ class IFNet(nn.Module):
         grid = grid + flow.float().permute(0, 2, 3, 1) / half
         return F.grid_sample(img.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
 
+    def warp_pair(self, pair: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        """:meth:`warp` of frames 0 by ``flow[:, :2]`` and frames 1 by ``flow[:, 2:4]`` in one call (the same
+        values): ``pair`` is ``[2B, C, H, W]``, the B frames 0 then the B frames 1. The CPU's grid_sample
+        runs its batch in parallel but not its rows, so one frame at a time used one core."""
+        h, w = pair.shape[-2:]
+        grid, half = self._grid(h, w, pair.device)
+        grid = grid + torch.cat((flow[:, :2], flow[:, 2:4])).float().permute(0, 2, 3, 1) / half
+        return F.grid_sample(pair.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
+
     def forward(
         self,
         img0: torch.Tensor,
@@ -320,6 +329,9 @@ class IFNet(nn.Module):
             f0, f1 = self.features(img0), self.features(img1)
         scales = [s / scale for s in cfg.scales]
         blocks = self.blocks
+        b = img0.shape[0]
+        frames = torch.cat((img0, img1))  # warped together (warp_pair)
+        fpair = torch.cat((f0, f1)) if f0 is not None and f1 is not None else None
         warped0, warped1 = img0, img1
         flow = mask = feat = None
         levels = Levels([], [], [])
@@ -334,8 +346,8 @@ class IFNet(nn.Module):
                     mask = (mask + (-mr)) / 2
             else:
                 assert flow is not None and mask is not None
-                wf0 = self.warp(f0, flow[:, :2]) if f0 is not None else None
-                wf1 = self.warp(f1, flow[:, 2:4]) if f1 is not None else None
+                wf = self.warp_pair(fpair, flow) if fpair is not None else None
+                wf0, wf1 = (wf[:b], wf[b:]) if wf is not None else (None, None)
                 parts = [warped0, warped1, *((wf0, wf1) if feats else ()), timestep, mask]
                 if feat is not None:
                     parts.append(feat)
@@ -349,8 +361,8 @@ class IFNet(nn.Module):
                     # 4.0/4.1: very large motion; redo the coarse estimate on a doubled pyramid.
                     scales = [s * 2 for s in scales]
                     flow, mask = _coarse_padded(blocks[0], (img0, img1, timestep), scales[0])
-                    warped0 = self.warp(img0, flow[:, :2])
-                    warped1 = self.warp(img1, flow[:, 2:4])
+                    warped = self.warp_pair(frames, flow)
+                    warped0, warped1 = warped[:b], warped[b:]
                     fd, m0, _ = block((warped0, warped1, timestep, mask), flow, scales[i])
                 if ensemble:
                     rparts = [warped1, warped0, *((wf1, wf0) if feats else ()), 1 - timestep, -mask]
@@ -359,8 +371,8 @@ class IFNet(nn.Module):
                     m0 = (m0 + (-mr)) / 2
                 flow = flow + fd
                 mask = mask + m0 if cfg.accumulate_mask else m0
-            warped0 = self.warp(img0, flow[:, :2])
-            warped1 = self.warp(img1, flow[:, 2:4])
+            warped = self.warp_pair(frames, flow)
+            warped0, warped1 = warped[:b], warped[b:]
             if all_levels or i == len(blocks) - 1:
                 m = torch.sigmoid(mask)
                 levels.flows.append(flow)

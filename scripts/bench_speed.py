@@ -104,7 +104,7 @@ def main() -> int:
         ref.to(dev, ours.dtype)
         mult = max(spec.modulo, int(spec.modulo / 1.0))
         if version in ("4.0", "4.1"):
-            mult = 32  # vs-rife pads 4.0/4.1 to 32 (we pad those to 64: their pyramid may double)
+            mult = 32  # vs-rife pads 4.0/4.1 to 32, as we do (the doubled pyramid pads its own step)
         ph, pw = math.ceil(h / mult) * mult, math.ceil(w / mult) * mult
         x = F.pad(pair, (0, pw - w, 0, ph - h)).to(dev, ours.dtype)
         img0, img1 = x[:, :3], x[:, 3:]

@@ -479,7 +479,9 @@ def plan(args: argparse.Namespace) -> list[Case]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="vsrife bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="720p, x2, 7 frames, one run of model, filter, peer")
+    ap.add_argument(
+        "--quick", action="store_true", help="720p, x2, 13 frames, one run each: model, filter, peer"
+    )
     ap.add_argument("--sizes", nargs="+", default=["540p", "720p", "1080p"], choices=list(SIZES))
     ap.add_argument("--factors", nargs="+", type=int, default=[2, 4])
     ap.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
@@ -496,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.worker:
         return worker(Case(**json.loads(args.worker)), Path(args.out))
     if args.quick:
-        args.sizes, args.factors, args.frames, args.runs, args.models = ["720p"], [2], 7, 1, []
+        args.sizes, args.factors, args.frames, args.runs, args.models = ["720p"], [2], 13, 1, []
         args.engines = [e for e in args.engines if e in ("model", "filter", "peer")]
     cases = plan(args)
     _say(f"bench: {len(cases)} cases x {args.runs} alternated runs, each in its own process")

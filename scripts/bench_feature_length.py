@@ -82,8 +82,7 @@ def render_figures(frames: int, every: int, height: int) -> dict[str, object]:
     out = RIFE(clip, model="4.0")
     samples = []
     start = time.perf_counter()
-    for n in range(frames):
-        out.get_frame(n)
+    for n, _ in enumerate(out[:frames].frames(close=True)):  # as vsrife interpolate renders: frames in flight
         if n % every == 0 or n == frames - 1:
             samples.append(
                 {"frame": n, "rss_mib": round(rss_mib(), 1), "s": round(time.perf_counter() - start, 1)}

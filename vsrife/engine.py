@@ -18,6 +18,7 @@ import torch
 
 from .colour import ColourSpec, planes_to_rgb, rgb_to_planes
 from .holds import MAX_SCAN, hold_thumbnail
+from .memory import release_free_memory
 from .model import RIFE_HDv3
 from .scenecut import SceneCutDetector, thumbnail
 
@@ -83,6 +84,10 @@ class EngineSettings:
     threads: int = 0  # torch threads of each call; 0: whatever torch gives a new thread
 
 
+# Network calls between two returns of free heap memory to the OS (vsrife.memory).
+TRIM_EVERY = 32
+
+
 def network_layout(device_type: str, torch_threads: int, vs_threads: int) -> tuple[int, int]:
     """How many network calls run at once, and the torch threads of each.
 
@@ -120,9 +125,19 @@ class Engine:
             initializer=_set_threads,
             initargs=(settings.threads,),
         )
+        self._calls = 0
+        self._count_lock = threading.Lock()
 
     def _run(self, work: Callable[[], V]) -> V:
         return self._pool.submit(work).result()
+
+    def _after_call(self) -> None:
+        """Every TRIM_EVERY network calls, hand the heap's free pages back (see :mod:`vsrife.memory`)."""
+        with self._count_lock:
+            self._calls += 1
+            due = self._calls % TRIM_EVERY == 0
+        if due:
+            release_free_memory()
 
     def _upload(self, planes: Sequence[np.ndarray], spec: ColourSpec) -> torch.Tensor:
         dev = self.model.device
@@ -154,7 +169,9 @@ class Engine:
                 out = self.model.interpolate(
                     a.rgb, b.rgb, ts, a.features, b.features, self.settings.scale, self.settings.ensemble
                 )
-                return self._planes(out, spec, height, width)
+                planes = self._planes(out, spec, height, width)
+            self._after_call()
+            return planes
 
         return self._run(work)
 
@@ -179,9 +196,9 @@ class Engine:
                     width,
                 )
                 value = float(conf[0])
-                if value < floor:
-                    return None, value
-                return self._planes(out, spec, height, width), value
+                planes = self._planes(out, spec, height, width) if value >= floor else None
+            self._after_call()
+            return planes, value
 
         return self._run(work)
 

@@ -329,7 +329,9 @@ def _lanes(make: Callable[[], vs.VideoNode], engine: Engine, n_out: int) -> vs.V
     if count <= 1:
         return make()
     lanes = [make().std.SelectEvery(cycle=count, offsets=k, modify_duration=False) for k in range(count)]
-    return _bounded(vs.core.std.Interleave(lanes, extend=True, modify_duration=False)[:n_out])
+    # (Each lane is bounded; SelectEvery, Interleave and Trim keep no frames. A cache set on this Trim made
+    # daemon threads that build filters at interpreter exit abort: tests/test_shim.py.)
+    return vs.core.std.Interleave(lanes, extend=True, modify_duration=False)[:n_out]
 
 
 def _renderer(

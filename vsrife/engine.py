@@ -91,17 +91,20 @@ TRIM_EVERY = 32
 def network_layout(device_type: str, torch_threads: int, vs_threads: int) -> tuple[int, int]:
     """How many network calls run at once, and the torch threads of each.
 
-    On the CPU two calls run at once, each with all of torch's threads. On 2 cores at 720p (RIFE 4.0, bf16,
-    `clip.frames()`), two calls render 2.36-2.39 interpolated frames/s against 2.01-2.11 for one: the
-    filter's own per-frame work (colour, padding, VapourSynth) and the parts of a call that use one core
-    well fill the other call's gaps. Half the threads per call renders as fast (2.30-2.42) but halves the
-    speed of a consumer that asks for one frame at a time (a previewer: 1.24 against 1.98). The threads of
-    a call never depend on VapourSynth's, so neither does the output (oneDNN's sums depend on the threads
-    of a call). Two calls need two VapourSynth threads to hand them frames. A GPU runs one call at a time.
+    On the CPU two calls run at once with half of torch's threads each: on 2 cores at 720p (RIFE 4.0,
+    bf16, `clip.frames()`) that renders 2.30-2.42 interpolated frames/s against 2.01-2.11 for one call on
+    every core, as a call uses one core better than two and the filter's own per-frame work (colour,
+    padding, VapourSynth) overlaps the other call. A consumer asking for one frame at a time (a previewer)
+    gets half the speed (1.24 against 1.77). All of torch's threads per call rendered as fast but, with 4
+    busy threads on 2 cores, lost a Ctrl-C in `vsrife interpolate` and made daemon threads abort at exit in
+    the test suite, so it is not used. The threads of a call depend on torch's thread count only, so the
+    output does not depend on VapourSynth's. Two calls need two VapourSynth threads to hand them frames.
+    A GPU runs one call at a time.
     """
-    threads = max(1, torch_threads)
-    parallel = 2 if device_type == "cpu" and threads >= 2 and vs_threads >= 2 else 1
-    return parallel, threads
+    if device_type != "cpu":
+        return 1, max(1, torch_threads)
+    parallel = 2 if torch_threads >= 2 and vs_threads >= 2 else 1
+    return parallel, max(1, torch_threads // 2)
 
 
 class Engine:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
-import pytest
 import torch
 
 from vsrife import RIFE_HDv3
 from vsrife.colour import resolve_spec
-from vsrife.engine import BoundedCache, Engine, EngineSettings, network_layout
+from vsrife.engine import Engine, EngineSettings
 
 from .conftest import random_official_state
 
@@ -32,40 +27,3 @@ def test_cache_key_holds_the_colour_spec():
     b = engine.prepare(7, planes, bt601)
     assert len(engine.cache) == 2 and not torch.equal(a.rgb, b.rgb)
     assert engine.prepare(7, planes, bt709) is a and engine.cache.hits == 1
-
-
-def test_cache_computes_each_entry_once_for_concurrent_requests():
-    """Threads asking for an entry while it is being computed wait for that result; a failure is not kept."""
-    cache: BoundedCache[int, object] = BoundedCache(4)
-    calls = []
-    started = threading.Event()
-
-    def slow() -> object:
-        calls.append(1)
-        started.set()
-        time.sleep(0.3)
-        return object()
-
-    with ThreadPoolExecutor(3) as pool:
-        first = pool.submit(cache.get, 1, slow)
-        started.wait(5)
-        others = [pool.submit(cache.get, 1, slow) for _ in range(2)]
-        results = [first.result(), *(f.result() for f in others)]
-    assert len(calls) == 1 and all(r is results[0] for r in results)
-
-    def broken() -> object:
-        raise RuntimeError("no frame")
-
-    with pytest.raises(RuntimeError, match="no frame"):
-        cache.get(2, broken)
-    assert cache.get(2, object) is not None and cache.misses == 3
-
-
-def test_network_layout():
-    """Two calls at once on a multi-core CPU with VapourSynth threads to feed them; the threads of a call
-    follow torch's thread count only, so the output cannot depend on VapourSynth's."""
-    assert network_layout("cpu", 2, 2) == (2, 1)
-    assert network_layout("cpu", 16, 16) == (2, 8)
-    assert network_layout("cpu", 2, 1) == (1, 1)  # same threads per call as (2, 2): the same bits
-    assert network_layout("cpu", 1, 8) == (1, 1)
-    assert network_layout("cuda", 8, 8) == (1, 8)

@@ -17,7 +17,6 @@ import torch
 
 from .colour import ColourSpec, planes_to_rgb, rgb_to_planes
 from .holds import MAX_SCAN, hold_thumbnail
-from .memory import release_free_memory
 from .model import RIFE_HDv3
 from .scenecut import SceneCutDetector, thumbnail
 
@@ -72,10 +71,6 @@ class EngineSettings:
     cache_size: int = 16
 
 
-# Network calls between two returns of free heap memory to the OS (vsrife.memory).
-TRIM_EVERY = 32
-
-
 class Engine:
     def __init__(self, model: RIFE_HDv3, settings: EngineSettings) -> None:
         self.model = model
@@ -91,7 +86,6 @@ class Engine:
         # One network call at a time: torch already spreads each call over every core (or the whole GPU);
         # concurrent calls from VapourSynth's threads would only oversubscribe the cores.
         self._net_lock = threading.Lock()
-        self._calls = 0
 
     def _upload(self, planes: Sequence[np.ndarray], spec: ColourSpec) -> torch.Tensor:
         dev = self.model.device
@@ -124,7 +118,6 @@ class Engine:
                 out = self.model.interpolate(
                     a.rgb, b.rgb, ts, a.features, b.features, self.settings.scale, self.settings.ensemble
                 )
-                self._counted()
             return self._planes(out, spec, height, width)
 
     def interpolate_checked(
@@ -146,18 +139,10 @@ class Engine:
                     height,
                     width,
                 )
-                self._counted()
             value = float(conf[0])
             if value < floor:
                 return None, value
             return self._planes(out, spec, height, width), value
-
-    def _counted(self) -> None:
-        """Called under the network lock: every TRIM_EVERY calls, hand the heap's free pages back to the OS
-        (glibc keeps them; see :mod:`vsrife.memory`)."""
-        self._calls += 1
-        if self._calls % TRIM_EVERY == 0:
-            release_free_memory()
 
     @staticmethod
     def _planes(out: torch.Tensor, spec: ColourSpec, height: int, width: int) -> list[np.ndarray]:

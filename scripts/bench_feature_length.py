@@ -26,6 +26,7 @@ import vapoursynth as vs
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import vsrife.engine
 import vsrife.filter
 from vsrife.filter import RIFE
 
@@ -73,6 +74,16 @@ def build_figures() -> list[dict[str, object]]:
     return rows
 
 
+def _slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares growth per 1,000 frames (a flat render is near 0)."""
+    if len(points) < 2:
+        return None
+    mx = sum(f for f, _ in points) / len(points)
+    my = sum(v for _, v in points) / len(points)
+    var = sum((f - mx) ** 2 for f, _ in points)
+    return round(1000 * sum((f - mx) * (v - my) for f, v in points) / var, 1) if var else None
+
+
 def render_figures(frames: int, every: int, height: int) -> dict[str, object]:
     bbb = core.bs.VideoSource(str(ROOT / "assets" / "bigbuckbunny.mp4"))
     if height != bbb.height:
@@ -80,22 +91,38 @@ def render_figures(frames: int, every: int, height: int) -> dict[str, object]:
     loops = -(-frames // (2 * bbb.num_frames)) + 1
     clip = bbb * loops
     out = RIFE(clip, model="4.0")
-    samples = []
+    samples: list[dict[str, float]] = []
+    low, high = float("inf"), 0.0
     start = time.perf_counter()
     for n, _ in enumerate(out[:frames].frames(close=True)):  # as vsrife interpolate renders: frames in flight
+        rss = (
+            rss_mib()
+        )  # after every frame: each window's lowest and highest, not one sample at a random phase
+        low, high = min(low, rss), max(high, rss)
         if n % every == 0 or n == frames - 1:
             samples.append(
-                {"frame": n, "rss_mib": round(rss_mib(), 1), "s": round(time.perf_counter() - start, 1)}
+                {
+                    "frame": n,
+                    "rss_mib": round(rss, 1),
+                    "window_min_mib": round(low, 1),
+                    "window_max_mib": round(high, 1),
+                    "s": round(time.perf_counter() - start, 1),
+                }
             )
-            log(f"frame {n:>6}  RSS {samples[-1]['rss_mib']:8.1f} MiB  {samples[-1]['s']:8.1f} s")
-    warm = [s["rss_mib"] for s in samples if int(s["frame"]) >= min(300, frames // 3)]  # type: ignore[call-overload]
+            log(
+                f"frame {n:>6}  RSS {rss:8.1f} MiB  (since the last line {low:8.1f} to {high:8.1f})  "
+                f"{samples[-1]['s']:8.1f} s"
+            )
+            low, high = float("inf"), 0.0
+    warm = [s for s in samples if s["frame"] >= min(300, frames // 3)]
     return {
         "frames": frames,
         "size": [bbb.width, bbb.height],
         "fps": round(frames / (time.perf_counter() - start), 3),
         "samples": samples,
-        "rss_after_warmup_min_mib": min(warm) if warm else None,
-        "rss_after_warmup_max_mib": max(warm) if warm else None,
+        "rss_after_warmup_min_mib": min(s["window_min_mib"] for s in warm) if warm else None,
+        "rss_after_warmup_max_mib": max(s["window_max_mib"] for s in warm) if warm else None,
+        "window_min_slope_mib_per_1000": _slope([(s["frame"], s["window_min_mib"]) for s in warm]),
     }
 
 
@@ -107,10 +134,21 @@ def main() -> None:
     ap.add_argument(
         "--height", type=int, default=720, help="render at this height (default 720, the sample's)"
     )
+    ap.add_argument(
+        "--no-release",
+        action="store_true",
+        help="never hand free heap pages back to the OS (vsrife.memory), to see what it saves",
+    )
     args = ap.parse_args()
+    if args.no_release:
+        vsrife.engine.RELEASE_EVERY = 0
     if args.per_frame:
         vsrife.filter.CYCLE_LIMIT = 0
-    result: dict[str, object] = {"per_frame_path": args.per_frame, "build": build_figures()}
+    result: dict[str, object] = {
+        "per_frame_path": args.per_frame,
+        "release_every": vsrife.engine.RELEASE_EVERY,
+        "build": build_figures(),
+    }
     if args.frames:
         result["render"] = render_figures(args.frames, args.every, args.height)
     json.dump(result, sys.stdout, indent=1)

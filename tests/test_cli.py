@@ -175,3 +175,23 @@ def test_interpolate_resamples_a_vfr_file_by_its_timestamps(tmp_path, carphone_p
     assert b"frame durations" not in r.stderr  # nothing decoded twice
     # 2.0 s (the last frame lasts as long as the one before it; millisecond timestamps) at 60 fps
     assert r.stdout.count(b"FRAME") in (120, 121)
+
+
+def test_an_interrupt_swallowed_on_its_way_still_stops_the_render():
+    """A Ctrl-C whose KeyboardInterrupt is cleared by the code it lands in (an extension running Python's
+    signal check) is remembered: the next frame's progress call raises it again."""
+    from vsrife import cli
+
+    seen: list[int] = []
+    checked = cli._stop_when_interrupted(lambda done, total: seen.append(done))
+    cli._interrupted.clear()
+    checked(1, 10)
+    assert seen == [1]
+    try:
+        cli._interrupt(2, None)
+    except KeyboardInterrupt:
+        pass  # swallowed where it was raised
+    with pytest.raises(KeyboardInterrupt):
+        checked(2, 10)
+    assert seen == [1]
+    cli._interrupted.clear()

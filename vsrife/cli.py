@@ -11,6 +11,8 @@ import os
 import signal
 import sys
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +145,24 @@ def trim_timecodes(tc: Path, frames: int) -> Path:
     return out
 
 
+_interrupted = threading.Event()
+
+
 def _interrupt(signum: int, frame: object) -> None:
+    """SIGINT and SIGTERM during a render: remembered, then raised as KeyboardInterrupt. The flag is checked
+    again after every frame (:func:`_stop_when_interrupted`): an extension that runs Python's signal check
+    and then clears the error it raised would otherwise lose the Ctrl-C, and the render would finish."""
+    _interrupted.set()
     raise KeyboardInterrupt
+
+
+def _stop_when_interrupted(progress: Callable[[int, int], None]) -> Callable[[int, int], None]:
+    def call(done: int, total: int) -> None:
+        if _interrupted.is_set():
+            raise KeyboardInterrupt
+        progress(done, total)
+
+    return call
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
@@ -202,10 +220,14 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     )
     progress = Progress(args.progress or sys.stderr.isatty())
     signal.signal(signal.SIGTERM, _interrupt)  # a `kill` cleans up like Ctrl-C: nothing half-written stays
+    _interrupted.clear()
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where the parent ignores Ctrl-C
+        signal.signal(signal.SIGINT, _interrupt)
+    checked = _stop_when_interrupted(progress)
     try:
         if args.output == "-":
             start = time.monotonic()
-            write_y4m(out, sys.stdout.buffer, progress=progress)
+            write_y4m(out, sys.stdout.buffer, progress=checked)
             progress.close()
             _err(f"wrote {out.num_frames} frames to stdout in {time.monotonic() - start:.1f} s")
             return 0
@@ -217,7 +239,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             settings,
             mux_from=None if args.no_audio else args.input,
             mux_duration=part,
-            progress=progress,
+            progress=checked,
             notes=lambda note: _err(f"vsrife interpolate: note: {note}"),
         )
     except EncodeError as e:

@@ -17,6 +17,7 @@ import torch
 
 from .colour import ColourSpec, planes_to_rgb, rgb_to_planes
 from .holds import MAX_SCAN, hold_thumbnail
+from .memory import request_release
 from .model import RIFE_HDv3
 from .scenecut import SceneCutDetector, thumbnail
 
@@ -71,6 +72,10 @@ class EngineSettings:
     cache_size: int = 16
 
 
+# Network calls between two requests to return the heap's free pages to the OS (vsrife.memory); 0: never.
+RELEASE_EVERY = 32
+
+
 class Engine:
     def __init__(self, model: RIFE_HDv3, settings: EngineSettings) -> None:
         self.model = model
@@ -86,6 +91,7 @@ class Engine:
         # One network call at a time: torch already spreads each call over every core (or the whole GPU);
         # concurrent calls from VapourSynth's threads would only oversubscribe the cores.
         self._net_lock = threading.Lock()
+        self._calls = 0
 
     def _upload(self, planes: Sequence[np.ndarray], spec: ColourSpec) -> torch.Tensor:
         dev = self.model.device
@@ -118,6 +124,7 @@ class Engine:
                 out = self.model.interpolate(
                     a.rgb, b.rgb, ts, a.features, b.features, self.settings.scale, self.settings.ensemble
                 )
+                self._counted()
             return self._planes(out, spec, height, width)
 
     def interpolate_checked(
@@ -139,10 +146,19 @@ class Engine:
                     height,
                     width,
                 )
+                self._counted()
             value = float(conf[0])
             if value < floor:
                 return None, value
             return self._planes(out, spec, height, width), value
+
+    def _counted(self) -> None:
+        """Called under the network lock: every RELEASE_EVERY calls, ask the trimming thread to hand the
+        heap's free pages back to the OS (glibc keeps them; see :mod:`vsrife.memory`). Only an event is set
+        here, on VapourSynth's thread; the trim itself runs on the trimming thread."""
+        self._calls += 1
+        if RELEASE_EVERY and self._calls % RELEASE_EVERY == 0:
+            request_release()
 
     @staticmethod
     def _planes(out: torch.Tensor, spec: ColourSpec, height: int, width: int) -> list[np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -187,10 +188,8 @@ def test_an_interrupt_swallowed_on_its_way_still_stops_the_render():
     cli._interrupted.clear()
     checked(1, 10)
     assert seen == [1]
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # swallowed where it was raised
         cli._interrupt(2, None)
-    except KeyboardInterrupt:
-        pass  # swallowed where it was raised
     with pytest.raises(KeyboardInterrupt):
         checked(2, 10)
     assert seen == [1]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ import torch
 
 from vsrife import RIFE_HDv3
 from vsrife.colour import resolve_spec
-from vsrife.engine import RELEASE_EVERY, Engine, EngineSettings
+from vsrife.engine import RELEASE_EVERY, BoundedCache, Engine, EngineSettings, network_layout
 from vsrife.memory import releases_done
 
 from .conftest import random_official_state
@@ -63,3 +65,40 @@ def test_every_32_network_calls_ask_the_trimming_thread_to_release_memory():
     while releases_done() == done and time.monotonic() < deadline:
         time.sleep(0.01)
     assert releases_done() == done + 1
+
+
+def test_cache_computes_each_entry_once_for_concurrent_requests():
+    """Threads asking for an entry while it is being computed wait for that result; a failure is not kept."""
+    cache: BoundedCache[int, object] = BoundedCache(4)
+    calls = []
+    started = threading.Event()
+
+    def slow() -> object:
+        calls.append(1)
+        started.set()
+        time.sleep(0.3)
+        return object()
+
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(cache.get, 1, slow)
+        started.wait(5)
+        others = [pool.submit(cache.get, 1, slow) for _ in range(2)]
+        results = [first.result(), *(f.result() for f in others)]
+    assert len(calls) == 1 and all(r is results[0] for r in results)
+
+    def broken() -> object:
+        raise RuntimeError("no frame")
+
+    with pytest.raises(RuntimeError, match="no frame"):
+        cache.get(2, broken)
+    assert cache.get(2, object) is not None and cache.misses == 3
+
+
+def test_network_layout():
+    """Two calls at once on a multi-core CPU with VapourSynth threads to feed them; the threads of a call
+    are torch's, whatever VapourSynth's are, so the output cannot depend on them."""
+    assert network_layout("cpu", 2, 2) == (2, 2)
+    assert network_layout("cpu", 16, 16) == (2, 16)
+    assert network_layout("cpu", 2, 1) == (1, 2)
+    assert network_layout("cpu", 1, 8) == (1, 1)
+    assert network_layout("cuda", 8, 8) == (1, 8)

@@ -15,11 +15,12 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import torch
 import vapoursynth as vs
 
 from .backend import resolve_backend
 from .colour import ColourSpec, spec_from_format
-from .engine import Engine, EngineSettings, Prepared
+from .engine import Engine, EngineSettings, Prepared, network_layout
 from .errors import VsrifeError
 from .evidence import DEFAULT_SC_CONFIDENCE
 from .holds import HOLD_THRESHOLD, MAX_SCAN, drawing_span, hold_difference, retime
@@ -235,10 +236,16 @@ def _rife(
         weights=_text(weights),
         auto_download=_flag(auto_download, "auto_download"),
     )
+    parallel, threads = network_layout(net.device.type, torch.get_num_threads(), vs.core.num_threads)
     engine = Engine(
         net,
         EngineSettings(
-            scale_f, use_ensemble, detector if use_sc else None, cache_size=16 + 2 * vs.core.num_threads
+            scale_f,
+            use_ensemble,
+            detector if use_sc else None,
+            cache_size=16 + 2 * vs.core.num_threads,
+            parallel=parallel,
+            threads=threads,
         ),
     )
     return _build(clip, timeline, engine, Selection(use_sc, floor, use_dedup))
@@ -302,7 +309,7 @@ def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, sel: Selectio
         repeats = 2 if p == 1 else 1  # SelectEvery needs a cycle of 2 or more source frames
         cycle = timeline.cycle_offsets(repeats)
         clips = [s.std.SelectEvery(cycle=p * repeats, offsets=cycle, modify_duration=False) for s in shifted]
-        return _bounded(base.std.ModifyFrame(clips=clips, selector=render))
+        return _lanes(lambda: _bounded(base.std.ModifyFrame(clips=clips, selector=render)), engine, n_out)
 
     def select(n: int) -> vs.VideoNode:
         # A clip whose frame n is the window around output frame n's source frame (a few cheap nodes).
@@ -310,7 +317,21 @@ def _build(clip: vs.VideoNode, timeline: Timeline, engine: Engine, sel: Selectio
         clips = [s[index].std.Loop(n + 1) for s in shifted]
         return clips[cur].std.ModifyFrame(clips=clips, selector=render)
 
-    return _bounded(base.std.FrameEval(select))
+    return _lanes(lambda: _bounded(base.std.FrameEval(select)), engine, n_out)
+
+
+def _lanes(make: Callable[[], vs.VideoNode], engine: Engine, n_out: int) -> vs.VideoNode:
+    """The output node, as ``2 * parallel - 1`` copies that take turns frame by frame when the engine runs
+    network calls in parallel. VapourSynth runs a filter's frame function for one frame at a time, so one
+    copy would never hand the engine two frames at once; an odd count also spreads x2's interpolated (odd)
+    frames over every copy."""
+    count = min(2 * engine.settings.parallel - 1, n_out)
+    if count <= 1:
+        return make()
+    lanes = [make().std.SelectEvery(cycle=count, offsets=k, modify_duration=False) for k in range(count)]
+    # (Each lane is bounded; SelectEvery, Interleave and Trim keep no frames. A cache set on this Trim made
+    # daemon threads that build filters at interpreter exit abort: tests/test_shim.py.)
+    return vs.core.std.Interleave(lanes, extend=True, modify_duration=False)[:n_out]
 
 
 def _renderer(

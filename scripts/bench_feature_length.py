@@ -95,9 +95,8 @@ def render_figures(frames: int, every: int, height: int) -> dict[str, object]:
     low, high = float("inf"), 0.0
     start = time.perf_counter()
     for n, _ in enumerate(out[:frames].frames(close=True)):  # as vsrife interpolate renders: frames in flight
-        rss = (
-            rss_mib()
-        )  # after every frame: each window's lowest and highest, not one sample at a random phase
+        # after every frame: each window's lowest and highest, not one sample at a random phase
+        rss = rss_mib()
         low, high = min(low, rss), max(high, rss)
         if n % every == 0 or n == frames - 1:
             samples.append(

@@ -18,7 +18,7 @@ import torch
 
 from .colour import ColourSpec, planes_to_rgb, rgb_to_planes
 from .holds import MAX_SCAN, hold_thumbnail
-from .memory import request_release
+from .memory import keep_freed_memory, request_release
 from .model import RIFE_HDv3
 from .scenecut import SceneCutDetector, thumbnail
 
@@ -127,6 +127,8 @@ class Engine:
         )
         self._calls = 0
         self._count_lock = threading.Lock()
+        if model.device.type == "cpu":
+            keep_freed_memory()  # freed tensors are reused, not faulted in again, frame after frame
 
     def _run(self, work: Callable[[], V]) -> V:
         return self._pool.submit(work).result()

@@ -168,22 +168,36 @@ class IFBlock(nn.Module):
     def forward(
         self, x: torch.Tensor | Sequence[torch.Tensor], flow: torch.Tensor | None, scale: float
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """``x``: the input planes, one tensor or its parts (joined, then downsampled: downsampling each part
-        alone gives the same values but rounds differently, and 4.0's large-motion path amplifies that past
-        the fidelity tests' 1e-4).
+        """``x``: the input planes, one tensor or its parts.
 
         Resampling in and out runs in fp32 whatever the weights' dtype: only the convolutions use it.
-        Flows are in pixels, and bf16 (8 significant bits) would round a 100 px flow to 0.5 px."""
-        x = _down(x if isinstance(x, torch.Tensor) else torch.cat(tuple(x), 1), scale)
-        if flow is not None:
-            x = torch.cat((x, _down(flow, scale) / scale), 1)
+        Flows are in pixels, and bf16 (8 significant bits) would round a 100 px flow to 0.5 px.
+
+        In fp32 the parts are joined, then downsampled, as the reference does. With reduced-precision weights
+        each part is downsampled alone and the parts and the flow are joined once, at the block's size (no
+        full-resolution copy of every part; 2-3% of a 720p call). That rounds differently: torch's bilinear
+        kernel takes other paths for other shapes and for strided views (a channel sliced out of a block's
+        output), about 1e-7, which the flow estimate amplifies to 2e-4 on random weights, past the fidelity
+        tests' 1e-4; reduced precision is further from the reference than that anyway."""
+        if isinstance(x, torch.Tensor) or _weight(self.conv0[1]).dtype == torch.float32:
+            x = _down(x if isinstance(x, torch.Tensor) else torch.cat(tuple(x), 1), scale)
+            if flow is not None:
+                x = torch.cat((x, _down(flow, scale) / scale), 1)
+        else:
+            parts = [_down(p, scale) for p in x]
+            if flow is not None:
+                parts.append(_down(flow, scale) / scale if scale != 1 else flow.float())
+            x = torch.cat(parts, 1)
         first, second = self.conv0[0], self.conv0[1]
         feat = first(_as_weights(x, _weight(first)))
         feat = second(_as_weights(feat, _weight(second)))
         feat = self.convblock(feat) + feat if self.skip else self.convblock(feat)
-        tmp = self.lastconv(feat).float()
+        # fp32 in the plain layout: bilinear resampling of a few channels in channels-last is several times
+        # slower (it vectorises over channels)
+        tmp = self.lastconv(feat).float().contiguous()
         up = scale if self.pixel_shuffle else scale * 2
-        tmp = F.interpolate(tmp, scale_factor=up, mode="bilinear")
+        if up != 1:  # bilinear by 1 is the identity
+            tmp = F.interpolate(tmp, scale_factor=up, mode="bilinear")
         features = tmp[:, 5 : 5 + self.block_features] if self.block_features else None
         return tmp[:, :4] * up, tmp[:, 4:5], features
 
@@ -267,32 +281,34 @@ class IFNet(nn.Module):
         return out.float()
 
     def _grid(self, h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """The identity grid [1, H, W, 2] in grid_sample's layout, and half the size (x, y) in pixels."""
+        """The identity grid [1, 2, H, W] (x, y planes of grid_sample's coordinates), and half the size
+        [1, 2, 1, 1] (x, y) in pixels. Planes, not grid_sample's [N, H, W, 2]: the grid is built from
+        flows, which are planes, so nothing is transposed before the last step."""
         key = (h, w, str(device))
         cached = self._grids.get(key)
         if cached is None:
-            horizontal = torch.linspace(-1.0, 1.0, w, device=device).view(1, w, 1).expand(h, -1, -1)
-            vertical = torch.linspace(-1.0, 1.0, h, device=device).view(h, 1, 1).expand(-1, w, -1)
-            grid = torch.cat([horizontal, vertical], 2)[None].contiguous()
-            half = torch.tensor([(w - 1.0) / 2.0, (h - 1.0) / 2.0], device=device)
+            horizontal = torch.linspace(-1.0, 1.0, w, device=device).view(1, w).expand(h, -1)
+            vertical = torch.linspace(-1.0, 1.0, h, device=device).view(h, 1).expand(-1, w)
+            grid = torch.stack([horizontal, vertical])[None].contiguous()
+            half = torch.tensor([(w - 1.0) / 2.0, (h - 1.0) / 2.0], device=device).view(1, 2, 1, 1)
             cached = self._grids[key] = (grid, half)
         return cached
 
+    def _sample(self, img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        """Backward-warp ``img`` [N, C, H, W] by ``flow`` [N, 2, H, W] (pixels): bilinear, border, fp32."""
+        grid, half = self._grid(img.shape[-2], img.shape[-1], img.device)
+        coords = (flow.float() / half).add_(grid).permute(0, 2, 3, 1)  # grid_sample reads it strided
+        return F.grid_sample(img.float(), coords, mode="bilinear", padding_mode="border", align_corners=True)
+
     def warp(self, img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         """Backward-warp ``img`` by ``flow`` (pixels), bilinear, border padding, in fp32."""
-        h, w = img.shape[-2:]
-        grid, half = self._grid(h, w, img.device)
-        grid = grid + flow.float().permute(0, 2, 3, 1) / half
-        return F.grid_sample(img.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
+        return self._sample(img, flow)
 
     def warp_pair(self, pair: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         """:meth:`warp` of frames 0 by ``flow[:, :2]`` and frames 1 by ``flow[:, 2:4]`` in one call (the same
         values): ``pair`` is ``[2B, C, H, W]``, the B frames 0 then the B frames 1. The CPU's grid_sample
         runs its batch in parallel but not its rows, so one frame at a time used one core."""
-        h, w = pair.shape[-2:]
-        grid, half = self._grid(h, w, pair.device)
-        grid = grid + torch.cat((flow[:, :2], flow[:, 2:4])).float().permute(0, 2, 3, 1) / half
-        return F.grid_sample(pair.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
+        return self._sample(pair, torch.cat((flow[:, :2], flow[:, 2:4])))
 
     def forward(
         self,

@@ -64,6 +64,12 @@ def _luma(rgb: torch.Tensor) -> torch.Tensor:
     return (rgb.float() * w).sum(1, keepdim=True)
 
 
+def _pooled_luma(rgb: torch.Tensor, cell: int) -> torch.Tensor:
+    """Luma averaged over cells: pooled first, then weighted (both are linear), so the weighting runs on
+    cells, not pixels."""
+    return _luma(F.avg_pool2d(rgb.float(), cell))
+
+
 def confidence(
     img0: torch.Tensor,
     img1: torch.Tensor,
@@ -93,14 +99,12 @@ def confidence(
     ts = torch.as_tensor(t, dtype=torch.float32, device=warped0.device).flatten()
     ts = ts.expand(b) if ts.numel() == 1 else ts
     ts = ts.view(b, 1, 1, 1)
-    y0 = F.avg_pool2d(_luma(warped0[crop]), cell)
-    y1 = F.avg_pool2d(_luma(warped1[crop]), cell)
+    y0 = _pooled_luma(warped0[crop], cell)
+    y1 = _pooled_luma(warped1[crop], cell)
     m = torch.sigmoid(F.avg_pool2d(mask[crop].float(), cell))
     fl = F.avg_pool2d(flow[crop].float(), cell)
     blend = 2 * torch.minimum(m, 1 - m)
-    changed = (
-        F.avg_pool2d(_luma(img0[crop]), cell) - F.avg_pool2d(_luma(img1[crop]), cell)
-    ).abs() > _DISAGREE
+    changed = (_pooled_luma(img0[crop], cell) - _pooled_luma(img1[crop], cell)).abs() > _DISAGREE
     weight = blend * changed.float()
     disagree = (y0 - y1).abs() > _DISAGREE
     # One motion v over the span 0 -> 1 gives F_t0 = -t v and F_t1 = (1 - t) v, so (1 - t) F_t0 + t F_t1 = 0;

@@ -233,18 +233,22 @@ def _scale_offset(spec: ColourSpec, chroma: bool) -> tuple[float, float]:
 def _to_float(plane: torch.Tensor, spec: ColourSpec, chroma: bool) -> torch.Tensor:
     if plane.dtype == torch.int16:  # uint16 data handed over as int16 bits
         plane = plane.to(torch.int32) & 0xFFFF
-    x = plane.to(torch.float32)
+    x = plane.to(torch.float32)  # a new tensor unless the plane is float32 already
+    fresh = x is not plane
     scale, offset = _scale_offset(spec, chroma)
     if offset:
-        x = x - offset
-    return x if scale == 1.0 else x * (1.0 / scale)
+        x = x.sub_(offset) if fresh else x - offset
+        fresh = True
+    if scale == 1.0:
+        return x
+    return x.mul_(1.0 / scale) if fresh else x * (1.0 / scale)
 
 
 def _from_float(x: torch.Tensor, spec: ColourSpec, chroma: bool) -> torch.Tensor:
     scale, offset = _scale_offset(spec, chroma)
     if spec.is_float:
         return x.to(spec.dtype)
-    x = torch.round(x * scale + offset).clamp_(0, (1 << spec.bits) - 1)
+    x = (x * scale).add_(offset).round_().clamp_(0, (1 << spec.bits) - 1)
     return x.to(spec.dtype)
 
 
@@ -452,16 +456,18 @@ def _downsample(x: torch.Tensor, factor: int, phase: float, dim: int) -> torch.T
 
 
 def _chroma_up(c: torch.Tensor, spec: ColourSpec) -> torch.Tensor:
-    """Chroma planes ``[N,h,w]`` -> full resolution, sited per ``spec`` (vertical pass first)."""
+    """Chroma planes ``[N,h,w]`` -> full resolution, sited per ``spec``."""
     if not (spec.ss_w or spec.ss_h):
         return c
     h_site, v_site = _LOC_SITING[spec.chroma_location]
     dtype = c.dtype
     c = c.to(_work_dtype(c.device))
-    if spec.ss_h:
-        c = _upsample(c, 1 << spec.ss_h, _phase(v_site, 1 << spec.ss_h), -2)
+    # Horizontal pass first, on the low-resolution rows: it goes through a transpose, the vertical one reads
+    # the planes in place (separable filters: either order is the same map)
     if spec.ss_w:
         c = _upsample(c, 1 << spec.ss_w, _phase(h_site, 1 << spec.ss_w), -1)
+    if spec.ss_h:
+        c = _upsample(c, 1 << spec.ss_h, _phase(v_site, 1 << spec.ss_h), -2)
     return c.to(dtype)
 
 
@@ -472,10 +478,11 @@ def _chroma_down(c: torch.Tensor, spec: ColourSpec) -> torch.Tensor:
     h_site, v_site = _LOC_SITING[spec.chroma_location]
     dtype = c.dtype
     c = c.to(_work_dtype(c.device))
-    if spec.ss_w:
-        c = _downsample(c, 1 << spec.ss_w, _phase(h_site, 1 << spec.ss_w), -1)
+    # Vertical pass first, so the horizontal one (through a transpose) runs on the subsampled rows
     if spec.ss_h:
         c = _downsample(c, 1 << spec.ss_h, _phase(v_site, 1 << spec.ss_h), -2)
+    if spec.ss_w:
+        c = _downsample(c, 1 << spec.ss_w, _phase(h_site, 1 << spec.ss_w), -1)
     return c.to(dtype)
 
 

@@ -416,15 +416,33 @@ static void rife_call(const VSMap *in, VSMap *out, VSCore *core, const VSAPI *vs
     vsapi->freeMap(ret);
 }
 
+/* A call refused at interpreter exit comes from a thread racing the exit (a daemon thread: the others are
+ * joined before atexit handlers run). Returned at once, it goes straight back into VapourSynth's Python
+ * module while VapourSynth tears its core down (its own atexit handler runs after this library's): it may
+ * build a new core there and take the GIL inside VapourSynth's noexcept functions just as Python
+ * finalizes, and pthread_exit through those aborts the process. So the refused call first waits here,
+ * without the GIL, for the process to end; should it live on (a host that finalizes Python and keeps
+ * running), the call returns its error after REFUSED_HOLD_MS. */
+#define REFUSED_HOLD_MS 10000
+
+static void hold_refused_call(void) {
+    struct timespec step = {0, 10 * 1000 * 1000};
+    for (int waited = 0; waited < REFUSED_HOLD_MS; waited += 10)
+        nanosleep(&step, NULL);
+}
+
 static void VS_CC rifeCreate(const VSMap *in, VSMap *out, void *userData, VSCore *core, const VSAPI *vsapi) {
     (void)userData;
     /* Counted before closing is read, and vsrife_shim_close sets closing before it reads the count
      * (both sequentially consistent): either this call is refused or the atexit handler waits for it. */
     atomic_fetch_add(&inflight, 1);
-    if (atomic_load(&closing))
+    if (atomic_load(&closing)) {
+        atomic_fetch_sub(&inflight, 1); /* a refused call is not waited for */
+        hold_refused_call();
         vsapi->mapSetError(out, ERR_SHUTDOWN);
-    else
-        rife_call(in, out, core, vsapi);
+        return;
+    }
+    rife_call(in, out, core, vsapi);
     atomic_fetch_sub(&inflight, 1);
 }
 

@@ -29,19 +29,24 @@ import threading
 from collections.abc import Callable
 
 
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
+def _glibc(name: str, argtypes: list[type], restype: type) -> Callable[..., int] | None:
+    """A glibc function of this process, or None (another C library, another system)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
         # the symbols already loaded in this process, libc's among them (ctypes.util.find_library would run
         # ldconfig in a subprocess, on whichever thread asks first)
-        fn = ctypes.CDLL(None).malloc_trim  # glibc only
+        fn = getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_size_t]
-    fn.restype = ctypes.c_int
-    return fn
+    fn.argtypes = argtypes
+    fn.restype = restype
+    return fn  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    return _glibc("malloc_trim", [ctypes.c_size_t], ctypes.c_int)
 
 
 # mallopt parameters (glibc's malloc.h)
@@ -59,15 +64,7 @@ TRIM_THRESHOLD = 2**30
 
 @functools.cache
 def _mallopt() -> Callable[[int, int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        fn = ctypes.CDLL(None).mallopt  # glibc only
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_int]
-    fn.restype = ctypes.c_int
-    return fn
+    return _glibc("mallopt", [ctypes.c_int, ctypes.c_int], ctypes.c_int)
 
 
 @functools.cache

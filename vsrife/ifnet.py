@@ -294,21 +294,17 @@ class IFNet(nn.Module):
             cached = self._grids[key] = (grid, half)
         return cached
 
-    def _sample(self, img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    def warp(self, img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         """Backward-warp ``img`` [N, C, H, W] by ``flow`` [N, 2, H, W] (pixels): bilinear, border, fp32."""
         grid, half = self._grid(img.shape[-2], img.shape[-1], img.device)
         coords = (flow.float() / half).add_(grid).permute(0, 2, 3, 1)  # grid_sample reads it strided
         return F.grid_sample(img.float(), coords, mode="bilinear", padding_mode="border", align_corners=True)
 
-    def warp(self, img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-        """Backward-warp ``img`` by ``flow`` (pixels), bilinear, border padding, in fp32."""
-        return self._sample(img, flow)
-
     def warp_pair(self, pair: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         """:meth:`warp` of frames 0 by ``flow[:, :2]`` and frames 1 by ``flow[:, 2:4]`` in one call (the same
         values): ``pair`` is ``[2B, C, H, W]``, the B frames 0 then the B frames 1. The CPU's grid_sample
         runs its batch in parallel but not its rows, so one frame at a time used one core."""
-        return self._sample(pair, torch.cat((flow[:, :2], flow[:, 2:4])))
+        return self.warp(pair, torch.cat((flow[:, :2], flow[:, 2:4])))
 
     def forward(
         self,

@@ -430,9 +430,11 @@ def _run_ray(job: _Job, fa: FilterArgs, enc: EncodeArgs, placement: Placement, t
                 self.frames: dict[int, int] = {}
                 self.attempts: dict[int, int] = {}
 
+            def begin(self, index: int) -> None:
+                self.attempts[index] = self.attempts.get(index, 0) + 1
+                self.frames[index] = 0
+
             def report(self, index: int, done: int) -> None:
-                if done == 0:
-                    self.attempts[index] = self.attempts.get(index, 0) + 1
                 self.frames[index] = done
 
             def forget(self, index: int) -> None:
@@ -489,6 +491,11 @@ def _ray_render(
     device: str | None,
     tally: Any,
 ) -> SegmentResult:
+    import ray
+
+    # Counted before anything else, and waited for: a worker killed while it loads the model or before an
+    # asynchronous report left the process would otherwise leave its attempt uncounted.
+    ray.get(tally.begin.remote(index))
     return render_segment(fa, enc, index, start, end, directory, threads, device, tally.report.remote)
 
 

@@ -233,15 +233,13 @@ def _scale_offset(spec: ColourSpec, chroma: bool) -> tuple[float, float]:
 def _to_float(plane: torch.Tensor, spec: ColourSpec, chroma: bool) -> torch.Tensor:
     if plane.dtype == torch.int16:  # uint16 data handed over as int16 bits
         plane = plane.to(torch.int32) & 0xFFFF
-    x = plane.to(torch.float32)  # a new tensor unless the plane is float32 already
-    fresh = x is not plane
     scale, offset = _scale_offset(spec, chroma)
+    if scale == 1.0 and not offset:
+        return plane.to(torch.float32)
+    x = plane.to(torch.float32, copy=True)  # a tensor of its own (one conversion), normalised in place
     if offset:
-        x = x.sub_(offset) if fresh else x - offset
-        fresh = True
-    if scale == 1.0:
-        return x
-    return x.mul_(1.0 / scale) if fresh else x * (1.0 / scale)
+        x.sub_(offset)
+    return x if scale == 1.0 else x.mul_(1.0 / scale)
 
 
 def _from_float(x: torch.Tensor, spec: ColourSpec, chroma: bool) -> torch.Tensor:

@@ -40,6 +40,7 @@
 
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -426,9 +427,9 @@ static void rife_call(const VSMap *in, VSMap *out, VSCore *core, const VSAPI *vs
 #define REFUSED_HOLD_MS 10000
 
 static void hold_refused_call(void) {
-    struct timespec step = {0, 10 * 1000 * 1000};
-    for (int waited = 0; waited < REFUSED_HOLD_MS; waited += 10)
-        nanosleep(&step, NULL);
+    struct timespec left = {REFUSED_HOLD_MS / 1000, (REFUSED_HOLD_MS % 1000) * 1000000L};
+    while (nanosleep(&left, &left) == -1 && errno == EINTR) /* a signal cuts it short: sleep the rest */
+        ;
 }
 
 static void VS_CC rifeCreate(const VSMap *in, VSMap *out, void *userData, VSCore *core, const VSAPI *vsapi) {

@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .errors import VsrifeError
 
@@ -242,12 +241,14 @@ def _to_float(plane: torch.Tensor, spec: ColourSpec, chroma: bool) -> torch.Tens
     return x if scale == 1.0 else x.mul_(1.0 / scale)
 
 
-def _from_float(x: torch.Tensor, spec: ColourSpec, chroma: bool) -> torch.Tensor:
+def _from_float(x: torch.Tensor, spec: ColourSpec, chroma: bool, own: bool = False) -> torch.Tensor:
+    """Float samples -> contiguous planes in the native dtype; ``own``: ``x`` may be overwritten."""
     scale, offset = _scale_offset(spec, chroma)
     if spec.is_float:
-        return x.to(spec.dtype)
-    x = (x * scale).add_(offset).round_().clamp_(0, (1 << spec.bits) - 1)
-    return x.to(spec.dtype)
+        return x.to(spec.dtype, memory_format=torch.contiguous_format)
+    x = x.mul_(scale) if own else x * scale
+    x = x.add_(offset).round_().clamp_(0, (1 << spec.bits) - 1)
+    return x.to(spec.dtype, memory_format=torch.contiguous_format)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -368,24 +369,33 @@ def _index_tensor(
     return torch.from_numpy(_mirror_index(n, pad_lo, pad_hi, a_lo, a_hi)).to(device)
 
 
-def _mirror_pad(x: torch.Tensor, dim: int, pad_lo: int, pad_hi: int, a_lo: int, a_hi: int) -> torch.Tensor:
-    """Extend ``x`` along ``dim`` by mirroring about the doubled axes (see :func:`_mirror_index`)."""
-    n = x.shape[dim]
+def _padded(
+    x: torch.Tensor, dim: int, pad_lo: int, pad_hi: int, a_lo: int, a_hi: int, total: int
+) -> torch.Tensor:
+    """``x [N,h,w]`` extended along ``dim`` by mirroring about the doubled axes (see :func:`_mirror_index`),
+    then zeros up to ``total`` samples, as a new contiguous ``[N, total, other]``: the extended axis comes
+    second to last (``dim == -1`` is transposed on the way, in the same copy)."""
+    rows = x if dim == -2 else x.transpose(-1, -2)
+    n = rows.shape[-2]
+    out = rows.new_empty(rows.shape[0], total, rows.shape[-1])
     idx = _mirror_index(n, pad_lo, pad_hi, a_lo, a_hi)
     lo, hi = idx[:pad_lo], idx[pad_lo + n :]
-    # Usual case: each pad is one reversed run of samples, so slice + flip (a gather along the last dim is
-    # slow
-    # on CPU); anything else (pads longer than the plane) takes the general gather.
+    # Usual case: each pad is one reversed run of samples, copied as a flipped slice; anything else (pads
+    # longer than the plane) takes the general gather.
     if (pad_lo == 0 or np.array_equal(lo, np.arange(lo[0], lo[0] - pad_lo, -1))) and (
         pad_hi == 0 or np.array_equal(hi, np.arange(hi[0], hi[0] - pad_hi, -1))
     ):
-        parts = [x]
+        out[:, pad_lo : pad_lo + n].copy_(rows)
         if pad_lo:
-            parts.insert(0, x.narrow(dim, int(lo[-1]), pad_lo).flip(dim))
+            out[:, :pad_lo].copy_(rows.narrow(-2, int(lo[-1]), pad_lo).flip(-2))
         if pad_hi:
-            parts.append(x.narrow(dim, int(hi[-1]), pad_hi).flip(dim))
-        return torch.cat(parts, dim) if len(parts) > 1 else x
-    return x.index_select(dim, _index_tensor(n, pad_lo, pad_hi, a_lo, a_hi, x.device))
+            out[:, pad_lo + n : pad_lo + n + pad_hi].copy_(rows.narrow(-2, int(hi[-1]), pad_hi).flip(-2))
+    else:
+        out[:, : pad_lo + n + pad_hi].copy_(
+            rows.index_select(-2, _index_tensor(n, pad_lo, pad_hi, a_lo, a_hi, x.device))
+        )
+    out[:, pad_lo + n + pad_hi :].zero_()  # only reach outputs past the end, which are cut off
+    return out
 
 
 # Outputs per block of the resamplers' banded matrix products (see :func:`_band`).
@@ -395,62 +405,84 @@ _BLOCK = 32
 @functools.lru_cache(maxsize=64)
 def _band(
     kind: str, factor: int, phase: float, device: torch.device, dtype: torch.dtype
-) -> tuple[torch.Tensor, int, int]:
-    """One block of a resampler as a dense matrix ``[span, out]``, and the input ``step`` between blocks.
+) -> tuple[torch.Tensor, int]:
+    """One block of a resampler as dense matrices ``[chunks, out, step]``, and the input ``step`` between
+    blocks.
 
-    Output block ``j`` (``out`` samples) is ``padded_input[j*step : j*step + span] @ matrix``. A 1-D FIR with
-    stride as one small matrix product per block runs at the CPU's matrix speed; as a one-channel
-    convolution it ran 5-10x slower (the inverse's 80-odd taps, 1 channel in and out).
+    Output block ``j`` (``out`` samples) is ``sum_c matrix[c] @ padded_input[(j+c)*step : (j+c+1)*step]``:
+    a 1-D FIR with stride as a few small matrix products over consecutive, non-overlapping runs of the
+    input, read in place. As a one-channel convolution it ran 5-10x slower (the inverse's 80-odd taps, 1
+    channel in and out); as one product over overlapping windows, copying the windows cost more than the
+    product.
     """
     if kind == "up":  # output factor*n + q = sum_k w[q, k] * x[n + k]
         w, _ = _upsample_taps(factor, phase)
         k = w.shape[1]
         step, out, span = _BLOCK, _BLOCK * factor, _BLOCK + k - 1
-        m = np.zeros((span, out))
+        chunks = -(-span // step)
+        m = np.zeros((chunks * step, out))
         for n in range(_BLOCK):
             m[n : n + k, factor * n : factor * (n + 1)] = w.T
     else:  # output n = sum_k d[k] * x[factor*n + k]
         d, _ = _downsample_taps(factor, phase)
         k = len(d)
         step, out, span = factor * _BLOCK, _BLOCK, factor * (_BLOCK - 1) + k
-        m = np.zeros((span, out))
+        chunks = -(-span // step)
+        m = np.zeros((chunks * step, out))
         for n in range(_BLOCK):
             m[factor * n : factor * n + k, n] = d
-    return torch.from_numpy(m).to(device=device, dtype=dtype), step, span
+    per_chunk = m.reshape(chunks, step, out).transpose(0, 2, 1)  # [chunks, out, step]
+    return torch.from_numpy(np.ascontiguousarray(per_chunk)).to(device=device, dtype=dtype), step
 
 
-def _resample(xp: torch.Tensor, n_out: int, kind: str, factor: int, phase: float, dim: int) -> torch.Tensor:
-    """Apply :func:`_band` along ``dim`` of the edge-extended ``xp [N,h,w]``; ``n_out`` samples."""
-    if dim == -1:  # by the rows' transpose: the vertical product reads the planes in place
-        return _resample(xp.transpose(-1, -2).contiguous(), n_out, kind, factor, phase, -2).transpose(-1, -2)
-    m, step, span = _band(kind, factor, phase, xp.device, xp.dtype)
-    blocks = -(-n_out // m.shape[1])
-    need = (blocks - 1) * step + span
-    if xp.shape[-2] < need:  # zeros past the end only reach outputs past n_out, which are cut off
-        xp = F.pad(xp, (0, 0, 0, need - xp.shape[-2]))
-    cols = xp.unfold(-2, span, step).transpose(-1, -2)  # [N, blocks, span, w], a view
-    return (m.T @ cols).flatten(1, 2)[:, :n_out]
+def _resample(
+    x: torch.Tensor,
+    dim: int,
+    pads: tuple[int, int, int, int],
+    n_out: int,
+    kind: str,
+    factor: int,
+    phase: float,
+) -> torch.Tensor:
+    """Apply :func:`_band` along ``dim`` of ``x [N,h,w]``, mirror-extended by ``pads`` (samples before and
+    after, doubled axes); ``n_out`` samples. The result may be a strided view."""
+    m, step = _band(kind, factor, phase, x.device, x.dtype)
+    chunks, out, _ = m.shape
+    blocks = -(-n_out // out)
+    extended = x.shape[dim] + pads[0] + pads[1]
+    total = step * max(blocks + chunks - 1, -(-extended // step))
+    xp = _padded(x, dim, *pads, total=total)
+    runs = xp.view(xp.shape[0], total // step, step, xp.shape[-1])
+    res = xp.new_empty(xp.shape[0], blocks, out, xp.shape[-1])
+    for i in range(xp.shape[0]):  # per plane: each run of blocks is one contiguous [blocks, step, w]
+        for c in range(chunks):
+            mc = m[c].expand(blocks, out, step)
+            if c == 0:
+                torch.bmm(mc, runs[i, c : c + blocks], out=res[i])
+            else:
+                res[i].baddbmm_(mc, runs[i, c : c + blocks])
+    flat = res.view(xp.shape[0], blocks * out, xp.shape[-1])[:, :n_out]
+    return flat if dim == -2 else flat.transpose(-1, -2)
 
 
 def _upsample(x: torch.Tensor, factor: int, phase: float, dim: int) -> torch.Tensor:
-    """Upsample ``x [N,h,w]`` by ``factor`` along ``dim`` (-1 width, -2 height)."""
+    """Upsample ``x [N,h,w]`` by ``factor`` along ``dim`` (-1 width, -2 height); may be a strided view."""
     n_low = x.shape[dim]
     taps, jmin = _upsample_taps(factor, phase)
     pad_lo, pad_hi = -jmin, jmin + taps.shape[1] - 1
     _, (a_lo, a_hi) = _edge_axes(factor, phase, n_low)
-    xp = _mirror_pad(x, dim, pad_lo, pad_hi, a_lo, a_hi)
-    return _resample(xp, n_low * factor, "up", factor, phase, dim).contiguous()
+    return _resample(x, dim, (pad_lo, pad_hi, a_lo, a_hi), n_low * factor, "up", factor, phase)
 
 
 def _downsample(x: torch.Tensor, factor: int, phase: float, dim: int) -> torch.Tensor:
-    """Downsample ``x [N,H,W]`` by ``factor`` along ``dim`` with the inverse of :func:`_upsample`."""
+    """Downsample ``x [N,H,W]`` by ``factor`` along ``dim`` with the inverse of :func:`_upsample`; may be a
+    strided view."""
     n_full = x.shape[dim]
     n_low = n_full // factor
     taps, emin = _downsample_taps(factor, phase)
     pad_lo, pad_hi = -emin, max(0, emin + len(taps) - factor)
     (a_lo, a_hi), _ = _edge_axes(factor, phase, n_low)
-    xp = _mirror_pad(x, dim, pad_lo, pad_hi, a_lo, a_hi)
-    return _resample(xp, n_low, "down", factor, phase, dim).contiguous()
+    return _resample(x, dim, (pad_lo, pad_hi, a_lo, a_hi), n_low, "down", factor, phase)
 
 
 def _chroma_up(c: torch.Tensor, spec: ColourSpec) -> torch.Tensor:
@@ -517,10 +549,12 @@ def planes_to_rgb(planes: Sequence[torch.Tensor], spec: ColourSpec) -> torch.Ten
     uv = _chroma_up(uv, spec)
     u, v = uv[:b], uv[b:]
     kr, kg, kb = _coeffs(spec.matrix)
-    r = y + (2 - 2 * kr) * v
-    bl = y + (2 - 2 * kb) * u
-    g = y - (2 * kb * (1 - kb) / kg) * u - (2 * kr * (1 - kr) / kg) * v
-    return torch.stack([r, g, bl], dim=1)
+    rgb = y.new_empty(b, 3, height, width)  # each channel written in place: no stacking copy
+    r, g, bl = rgb.unbind(1)
+    torch.add(y, v, alpha=2 - 2 * kr, out=r)
+    torch.add(y, u, alpha=2 - 2 * kb, out=bl)
+    torch.add(y, u, alpha=-(2 * kb * (1 - kb) / kg), out=g).add_(v, alpha=-(2 * kr * (1 - kr) / kg))
+    return rgb
 
 
 def rgb_to_planes(rgb: torch.Tensor, spec: ColourSpec) -> list[torch.Tensor]:
@@ -543,10 +577,14 @@ def rgb_to_planes(rgb: torch.Tensor, spec: ColourSpec) -> list[torch.Tensor]:
         out = [_from_float(c, spec, False) for c in (r, g, bl)]
     else:
         kr, kg, kb = _coeffs(spec.matrix)
-        y = kr * r + kg * g + kb * bl
-        out = [_from_float(y, spec, False)]
+        y = torch.mul(r, kr).add_(g, alpha=kg).add_(bl, alpha=kb)
         if spec.family == "yuv":
-            uv = torch.cat([(bl - y) * (0.5 / (1 - kb)), (r - y) * (0.5 / (1 - kr))])
-            uv = _chroma_down(uv, spec)
-            out += [_from_float(uv[:b], spec, True), _from_float(uv[b:], spec, True)]
+            uv = y.new_empty(2 * b, height, width)
+            torch.sub(bl, y, out=uv[:b]).mul_(0.5 / (1 - kb))
+            torch.sub(r, y, out=uv[b:]).mul_(0.5 / (1 - kr))
+            uv = _chroma_down(uv, spec)  # a tensor of its own (or uv itself): converted in place
+            out = [_from_float(y, spec, False, True)]
+            out += [_from_float(uv[:b], spec, True, True), _from_float(uv[b:], spec, True, True)]
+        else:
+            out = [_from_float(y, spec, False, True)]
     return [p[0] for p in out] if squeeze else out

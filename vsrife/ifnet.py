@@ -282,8 +282,8 @@ class IFNet(nn.Module):
 
     def _grid(self, h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """The identity grid [1, 2, H, W] (x, y planes of grid_sample's coordinates), and half the size
-        [1, 2, 1, 1] (x, y) in pixels. Planes, not grid_sample's [N, H, W, 2]: the grid is built from
-        flows, which are planes, so nothing is transposed before the last step."""
+        [1, 2, 1, 1] (x, y) in pixels. Planes, not grid_sample's [N, H, W, 2]: the grid is built
+        from flows, which are planes, so nothing is transposed before the last step."""
         key = (h, w, str(device))
         cached = self._grids.get(key)
         if cached is None:
@@ -294,17 +294,37 @@ class IFNet(nn.Module):
             cached = self._grids[key] = (grid, half)
         return cached
 
+    def _sample(self, img: torch.Tensor, flows: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Backward-warp ``img`` [N, C, H, W] by the flows (pixels), stacked along the batch: [n_i, 2, H, W]
+        with the n_i summing to N. Each flow is divided by half the size and added to the grid straight into
+        the coordinates (one pass, the reference's values), which grid_sample reads strided."""
+        h, w = img.shape[-2:]
+        grid, half = self._grid(h, w, img.device)
+        if torch.is_grad_enabled() and any(f.requires_grad for f in flows):  # training: no out= with autograd
+            coords = torch.cat([torch.addcdiv(grid, f.float(), half) for f in flows])
+        else:
+            coords = torch.empty(img.shape[0], 2, h, w, device=img.device)
+            start = 0
+            for flow in flows:
+                torch.addcdiv(grid, flow.float(), half, out=coords[start : start + flow.shape[0]])
+                start += flow.shape[0]
+        return F.grid_sample(
+            img.float(),
+            coords.permute(0, 2, 3, 1),
+            mode="bilinear",
+            padding_mode="border",
+            align_corners=True,
+        )
+
     def warp(self, img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         """Backward-warp ``img`` [N, C, H, W] by ``flow`` [N, 2, H, W] (pixels): bilinear, border, fp32."""
-        grid, half = self._grid(img.shape[-2], img.shape[-1], img.device)
-        coords = (flow.float() / half).add_(grid).permute(0, 2, 3, 1)  # grid_sample reads it strided
-        return F.grid_sample(img.float(), coords, mode="bilinear", padding_mode="border", align_corners=True)
+        return self._sample(img, (flow,))
 
     def warp_pair(self, pair: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         """:meth:`warp` of frames 0 by ``flow[:, :2]`` and frames 1 by ``flow[:, 2:4]`` in one call (the same
         values): ``pair`` is ``[2B, C, H, W]``, the B frames 0 then the B frames 1. The CPU's grid_sample
         runs its batch in parallel but not its rows, so one frame at a time used one core."""
-        return self.warp(pair, torch.cat((flow[:, :2], flow[:, 2:4])))
+        return self._sample(pair, (flow[:, :2], flow[:, 2:4]))
 
     def forward(
         self,
@@ -389,6 +409,6 @@ class IFNet(nn.Module):
                 m = torch.sigmoid(mask)
                 levels.flows.append(flow)
                 levels.masks.append(mask)
-                levels.merged.append(warped0 * m + warped1 * (1 - m))
+                levels.merged.append(torch.lerp(warped1, warped0, m))  # warped0 * m + warped1 * (1 - m)
         levels.warped = (warped0, warped1)
         return levels

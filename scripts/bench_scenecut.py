@@ -41,6 +41,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,6 +60,7 @@ from tests.scenecut_material import (  # the material is shared with the tests
     windows,
 )
 from vsrife import scenecut  # after the sys.path fix-up above
+from vsrife.evidence import cut_by_evidence, jump_ratio
 from vsrife.scenecut import thumbnail
 
 # --------------------------------------------------------------------------------------------
@@ -85,16 +87,21 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
 
 
 def evaluate(
-    labels: Sequence[str], kinds: Sequence[str], scores: Sequence[scenecut.WindowScores], threshold: float
+    labels: Sequence[str],
+    kinds: Sequence[str],
+    scores: Sequence[scenecut.WindowScores],
+    threshold: float,
+    decided: Sequence[bool] | None = None,
 ) -> dict:
-    """Precision / recall / F1 of ``is_cut`` at ``threshold`` plus per-type breakdowns."""
+    """Precision / recall / F1 of ``is_cut`` at ``threshold`` plus per-type breakdowns; with ``decided``,
+    of those decisions instead (the filter's rule)."""
     det = scenecut.SceneCutDetector(threshold)
     tp = fp = fn = 0
     per_type: dict[str, dict[str, int]] = {}
     per_kind: dict[str, dict[str, int]] = {}
     false_cuts, missed = [], []
     for n, (label, kind, s) in enumerate(zip(labels, kinds, scores, strict=True)):
-        p = det.decide(s)
+        p = det.decide(s) if decided is None else decided[n]
         if label == "cut":
             d = per_kind.setdefault(kind, {"cuts": 0, "found": 0})
             d["cuts"] += 1
@@ -121,6 +128,34 @@ def evaluate(
         "false_cut_pairs": false_cuts,
         "missed_cut_pairs": missed,
     }
+
+
+def evidence_decisions(
+    smalls: Sequence[torch.Tensor], thumb_cuts: Sequence[bool], model: Any
+) -> tuple[list[bool], list[float | None]]:
+    """The filter's decision (:func:`vsrife.evidence.cut_by_evidence`) for every pair (n, n+1) given the
+    detector's, and the pair's :func:`vsrife.evidence.jump_ratio`; each pair's evidence computed once."""
+    cache: dict[tuple[int, int], float] = {}
+    h, w = smalls[0].shape[-2:]
+
+    def evidence(i: int, j: int) -> float:
+        if (i, j) not in cache:
+            with torch.inference_mode():
+                x0, x1 = model.pad(smalls[i], 1.0), model.pad(smalls[j], 1.0)
+                cache[i, j] = float(model.pair_disagreement(x0, x1, None, None, h, w)[0])
+        return cache[i, j]
+
+    last = len(smalls) - 1
+    decided = [cut_by_evidence(t, n, n + 1, last, evidence) for n, t in enumerate(thumb_cuts)]
+    ratios = [
+        jump_ratio(
+            evidence(n - 1, n) if n else None,
+            evidence(n, n + 1),
+            evidence(n + 1, n + 2) if n + 1 < last else None,
+        )
+        for n in range(last)
+    ]
+    return decided, ratios
 
 
 def score_ranges(
@@ -200,6 +235,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--thresholds", default="0.5,0.55,0.6,0.65,0.7,0.75,0.8,0.85,0.9,0.95")
     ap.add_argument("--no-timing", action="store_true", help="skip the 720p speed measurement")
+    ap.add_argument(
+        "--evidence",
+        action="store_true",
+        help="also the filter's rule: the detector weighed with RIFE 4.0's evidence (vsrife.evidence)",
+    )
     ap.add_argument("--json", metavar="FILE", help="write all results as JSON")
     args = ap.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -212,9 +252,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sources = Sources(width, height, bikes)
     if args.random:
         seeds = [int(v) for v in args.random.split(",")]
-        mats = {f"random{sd}": render(random_segments(sources, sd, args.shots), args.device) for sd in seeds}
+        mats = {
+            f"random{sd}": render(random_segments(sources, sd, args.shots), args.device, smalls=args.evidence)
+            for sd in seeds
+        }
     else:
-        mats = {"small" if args.small else "fixed": render(build_segments(sources, args.small), args.device)}
+        name = "small" if args.small else "fixed"
+        mats = {name: render(build_segments(sources, args.small), args.device, smalls=args.evidence)}
     t1 = time.perf_counter()
     det = scenecut.SceneCutDetector()
     labels: list[str] = []
@@ -289,6 +333,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=err,
         )
 
+    evidence: dict[str, Any] = {}
+    if args.evidence:
+        from vsrife.backend import resolve_backend
+        from vsrife.model import RIFE_HDv3
+
+        backend = resolve_backend(args.device, None, purpose="filter")
+        model = RIFE_HDv3("4.0", device=args.device, precision=backend.precision)
+        model.load_weights(ROOT / "weights" / "flownet_v4.0.pkl")
+        t3 = time.perf_counter()
+        decided: list[bool] = []
+        ratios: list[float | None] = []
+        at = 0
+        for mat in mats.values():
+            assert mat.smalls is not None
+            thumb_cuts = [det.decide(x) for x in scores[at : at + len(mat.labels)]]
+            d, r_ = evidence_decisions(mat.smalls, thumb_cuts, model)
+            decided += d
+            ratios += r_
+            at += len(mat.labels)
+        r = evaluate(labels, kinds, scores, det.threshold, decided)
+        dis = r["distractors"]
+        print(
+            f"filter rule (detector at {det.threshold} weighed with RIFE 4.0 {backend.precision} evidence, "
+            f"{time.perf_counter() - t3:.0f} s): precision {r['precision']:.3f} recall {r['recall']:.3f} "
+            f"TP {r['tp']} FP {r['fp']} FN {r['fn']} | false cuts: "
+            + " ".join(f"{t} {dis[t]['reported']}/{dis[t]['pairs']}" for t in types)
+            + " | cuts found: "
+            + " ".join(f"{k} {r['cuts'][k]['found']}/{r['cuts'][k]['cuts']}" for k in cut_kinds),
+            file=err,
+        )
+        for n in r["false_cut_pairs"] + r["missed_cut_pairs"]:
+            what = "missed" if labels[n] == "cut" else "false cut"
+            print(f"  {what} ({labels[n]}) {desc[n]}: ratio {ratios[n]}", file=err)
+        evidence = {"precision": backend.precision, **r}
+
     timing: dict[str, dict[str, float]] = {}
     if not args.no_timing:
         tm = timing[args.device] = time_pairs(args.device)
@@ -312,6 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "results": results,
             "score_ranges": ranges,
             "timing": timing,
+            "evidence": evidence,
             "pairs": [
                 {"n": n, "label": lab, "kind": k, "desc": d, "scores": s._asdict()}
                 for n, (lab, k, d, s) in enumerate(zip(labels, kinds, desc, scores, strict=True))

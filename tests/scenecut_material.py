@@ -21,6 +21,7 @@ import torch
 import vapoursynth as vs
 
 from vsrife.colour import default_matrix
+from vsrife.evidence import small_frames
 from vsrife.scenecut import thumbnail
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -241,6 +242,9 @@ class Material:
     labels: list[str]
     kinds: list[str]  # for cuts: natural / splice / same_scene / dim / motion; else the label
     desc: list[str]
+    smalls: list[torch.Tensor] | None = (
+        None  # vsrife.evidence.small_frames of every frame (render(smalls=True))
+    )
 
 
 def pair_labels(seg: Seg) -> tuple[list[str], list[str]]:
@@ -410,14 +414,18 @@ def random_segments(src: Sources, seed: int, shots: int = 60) -> Seg:
     return seq
 
 
-def render(seg: Seg, device: str = "cpu", batch: int = 32) -> Material:
-    """Render ``seg`` and thumbnail its frames on ``device`` exactly as the filter would."""
+def render(seg: Seg, device: str = "cpu", batch: int = 32, smalls: bool = False) -> Material:
+    """Render ``seg`` and thumbnail its frames on ``device`` exactly as the filter would; ``smalls``: also
+    the small frames of the model's cut evidence (:func:`vsrife.evidence.small_frames`)."""
     thumbs: list[torch.Tensor] = []
+    small: list[torch.Tensor] = []
     pending: list[np.ndarray] = []
 
     def flush() -> None:
         x = torch.from_numpy(np.stack(pending)).to(device).permute(0, 3, 1, 2).float() / 255
         thumbs.extend(thumbnail(x).unbind(0))
+        if smalls:
+            small.extend(small_frames(x).split(1))
         pending.clear()
 
     for f in seg.node.frames():
@@ -427,7 +435,7 @@ def render(seg: Seg, device: str = "cpu", batch: int = 32) -> Material:
     if pending:
         flush()
     labels, kinds = pair_labels(seg)
-    return Material(thumbs, labels, kinds, seg.desc)
+    return Material(thumbs, labels, kinds, seg.desc, small if smalls else None)
 
 
 def build_material(

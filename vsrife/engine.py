@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .colour import ColourSpec, planes_to_rgb, rgb_to_planes
+from .evidence import cut_by_evidence, small_frames
 from .holds import MAX_SCAN, hold_thumbnail
 from .memory import keep_freed_memory, request_release
 from .model import RIFE_HDv3
@@ -71,7 +72,8 @@ class Prepared:
 
     rgb: torch.Tensor  # [1, 3, Hp, Wp] padded, fp32
     features: torch.Tensor | None
-    thumb: torch.Tensor | None
+    thumb: torch.Tensor | None  # the scene-cut detector's thumbnail (sc=True)
+    small: torch.Tensor | None = None  # vsrife.evidence.small_frames, unpadded: the cut evidence (sc=True)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class Engine:
         self.holds: BoundedCache[tuple[int, bool, float], np.ndarray] = BoundedCache(
             4 * settings.cache_size + 4 * MAX_SCAN
         )
+        # The cut evidence of source frame pairs (vsrife.evidence.disagreement), keyed by their numbers.
+        self.pairs: BoundedCache[tuple[int, int], float] = BoundedCache(4 * settings.cache_size)
         # Every tensor operation runs on these workers, settings.parallel at once, each with settings.threads
         # torch threads: the same thread count for every frame, whichever VapourSynth thread asked for it
         # (oneDNN's and MKL's sums depend on it).
@@ -153,15 +157,38 @@ class Engine:
                 rgb = self._upload(planes, spec)
                 padded = self.model.pad(rgb.float(), self.settings.scale)
                 feats = self.model.features(padded)
-                thumb = thumbnail(rgb) if self.settings.detector is not None else None
-            return Prepared(padded, feats, thumb)
+                sc = self.settings.detector is not None
+                thumb = thumbnail(rgb) if sc else None
+                small = small_frames(rgb) if sc else None
+            return Prepared(padded, feats, thumb, small)
 
         return self.cache.get((index, spec), lambda: self._run(compute))
 
-    def is_cut(self, window: Sequence[Prepared]) -> bool:
+    def disagreement(self, ia: int, ib: int, a: Prepared, b: Prepared) -> float:
+        """:func:`vsrife.evidence.disagreement` of source frames ``ia`` and ``ib`` (prepared with sc=True),
+        computed on their small frames once per pair."""
+        small_a, small_b = a.small, b.small
+        assert small_a is not None and small_b is not None
+
+        def compute() -> float:
+            with torch.inference_mode():
+                h, w = small_a.shape[-2:]
+                x0, x1 = self.model.pad(small_a, 1.0), self.model.pad(small_b, 1.0)
+                return float(self.model.pair_disagreement(x0, x1, None, None, h, w)[0])
+
+        return self.pairs.get((ia, ib), lambda: self._run(compute))
+
+    def is_cut(self, frame: Callable[[int], Prepared], a: int, b: int, last: int) -> bool:
+        """A cut between source frames ``a`` < ``b`` of a clip of frames 0 .. ``last``; ``frame(k)`` prepares
+        source frame k (with sc=True). The thumbnail detector's verdict on frames a-1, a, b, b+1 (edges
+        repeated), weighed with the model's evidence (:func:`vsrife.evidence.cut_by_evidence`)."""
         detector = self.settings.detector
         assert detector is not None
-        return self._run(lambda: detector.is_cut([p.thumb for p in window if p.thumb is not None]))
+        window = [frame(min(max(k, 0), last)) for k in (a - 1, a, b, b + 1)]
+        thumb_cut = self._run(lambda: detector.is_cut([p.thumb for p in window if p.thumb is not None]))
+        return cut_by_evidence(
+            thumb_cut, a, b, last, lambda i, j: self.disagreement(i, j, frame(i), frame(j))
+        )
 
     def interpolate(
         self, a: Prepared, b: Prepared, t: float, spec: ColourSpec, height: int, width: int

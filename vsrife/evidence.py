@@ -33,10 +33,23 @@ cuts score 0.54 to 0.84: the ranges overlap, so the filter does not act on the c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DEFAULT_SC_CONFIDENCE", "JUMP_CUT_CONFIDENCE", "confidence"]
+__all__ = [
+    "CONFIRM_RATIO",
+    "DEFAULT_SC_CONFIDENCE",
+    "JUMP_CUT_CONFIDENCE",
+    "JUMP_CUT_RATIO",
+    "JUMP_WIDTH",
+    "confidence",
+    "cut_by_evidence",
+    "disagreement",
+    "jump_ratio",
+    "small_frames",
+]
 
 #: Default ``sc_confidence`` of the filter: off. The confidence does not yet measure well enough to act on by
 #: default: on the held-out set of ``scripts/bench_jumpcuts.py`` it flags fast complex motion (bikes) too.
@@ -57,6 +70,22 @@ _MIN_SPAN = 0.09
 #: Flow length (share of the picture width) beyond which motion is implausible.
 _HUGE = 0.5
 _LUMA = (0.2126, 0.7152, 0.0722)
+
+#: Width (px) of the frames the cut evidence compares (:func:`small_frames`; the height keeps the aspect).
+JUMP_WIDTH = 256
+#: A pair whose :func:`disagreement` is this many times its neighbours' (:func:`jump_ratio`) is a cut.
+JUMP_CUT_RATIO = 1.5
+#: A cut found by the thumbnail detector stands only when its :func:`jump_ratio` is above this: the model
+#: then finds the pair harder to match than its neighbours too.
+CONFIRM_RATIO = 1.2
+#: Added to both sides of :func:`jump_ratio` (0..1 luma): a still shot's noise is no evidence.
+_RATIO_FLOOR = 0.005
+#: Added to the spread of the lumas before they are normalised: a flat frame (black) is not amplified.
+_FLAT = 0.01
+#: Luma (0..1) from which a cell counts as blown out (a flash): it carries no evidence.
+_WHITE = 0.95
+#: Below this share of cells that are not blown out, the evidence fades towards 0 (as in vsrife.scenecut).
+_MIN_UNCLIPPED = 0.5
 
 
 def _luma(rgb: torch.Tensor) -> torch.Tensor:
@@ -130,3 +159,81 @@ def confidence(
     share = (weight * bad).sum((1, 2, 3)) / changed.float().sum((1, 2, 3)).clamp_min(floor)
     result: torch.Tensor = 1 - share
     return result
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Cuts from the model's evidence: a pair that the model matches much worse than both of its neighbours
+
+
+def small_frames(rgb: torch.Tensor) -> torch.Tensor:
+    """``[B, 3, H, W]`` RGB in 0..1 -> ``[B, 3, h, w]`` fp32, resized (bilinear, antialiased) to
+    :data:`JUMP_WIDTH` px wide (narrower frames keep their size), the height keeping the aspect ratio,
+    rounded to even: the frames :func:`disagreement` is measured on, whatever the clip's size."""
+    _, _, h, w = rgb.shape
+    tw = min(w, JUMP_WIDTH)
+    th = max(2, 2 * round(h * tw / w / 2))
+    out = rgb.float()
+    if (th, tw) != (h, w):
+        out = F.interpolate(out, size=(th, tw), mode="bilinear", antialias=True, align_corners=False)
+    return out.clamp(0.0, 1.0)
+
+
+def disagreement(warped0: torch.Tensor, warped1: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """How far apart the two source frames still are once the model has warped both to the same time:
+    the mean absolute difference (0..1 luma, ``[B]``) of their lumas over cells of ``_CELL`` px of the
+    ``height`` x ``width`` picture. Near 0 for motion the model follows, large across a cut."""
+    cell = max(1, min(_CELL, height, width))
+    y0 = _pooled_luma(warped0, cell, height, width)
+    y1 = _pooled_luma(warped1, cell, height, width)
+    dims = (1, 2, 3)
+    valid = ((y0 < _WHITE) & (y1 < _WHITE)).float()
+    count = valid.sum(dims, keepdim=True).clamp_min(1.0)
+    share = count / valid[0].numel()
+
+    def normalised(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = (y * valid).sum(dims, keepdim=True) / count
+        spread = (((y - mean) ** 2 * valid).sum(dims, keepdim=True) / count).sqrt()
+        return (y - mean) / (spread + _FLAT), spread
+
+    z0, s0 = normalised(y0)
+    z1, s1 = normalised(y1)
+    residual = ((z0 - z1).abs() * valid).sum(dims, keepdim=True) / count * (s0 + s1) / 2
+    result: torch.Tensor = (residual * (share / _MIN_UNCLIPPED).clamp_max(1.0)).flatten()
+    return result
+
+
+def jump_ratio(prev: float | None, mid: float, nxt: float | None) -> float | None:
+    """The pair's :func:`disagreement` ``mid`` against the larger of its neighbours' (the pairs before and
+    after it; None where the clip has none): a cut is an isolated peak. Motion the model cannot follow
+    (spokes, crowds, a zoom, a fast pan) is as hard in the neighbouring pairs, and a flash raises both pairs
+    around the flash frame, so neither stands out. None when there is no neighbour to compare with."""
+    around = [v for v in (prev, nxt) if v is not None]
+    if not around:
+        return None
+    return (mid + _RATIO_FLOOR) / (max(around) + _RATIO_FLOOR)
+
+
+def cut_by_evidence(
+    thumbnail_cut: bool, a: int, b: int, last: int, evidence: Callable[[int, int], float]
+) -> bool:
+    """The filter's cut decision for source frames ``a`` < ``b`` (of frames 0 .. ``last``).
+
+    ``evidence(i, j)`` is :func:`disagreement` of source frames i and j (computed on demand: most pairs need
+    three, a candidate cut a few more). A cut is
+
+    * a thumbnail cut (``thumbnail_cut``, :class:`vsrife.scenecut.SceneCutDetector`) that the model's
+      evidence confirms: the pair stands out from its neighbours by :data:`CONFIRM_RATIO`
+      (:func:`jump_ratio`; without neighbours the thumbnail detector decides alone), or
+    * a pair that stands out by :data:`JUMP_CUT_RATIO` (a jump cut, or any cut the thumbnails miss), unless
+      the picture returns: a frame within two of the pair on one side matches a frame on the other side
+      much better than the pair does (less than the pair's evidence / :data:`JUMP_CUT_RATIO`). That is a
+      flash of one or two frames, which the model cannot match either, not a cut.
+    """
+    mid = evidence(a, b)
+    ratio = jump_ratio(evidence(a - 1, a) if a > 0 else None, mid, evidence(b, b + 1) if b < last else None)
+    if thumbnail_cut:
+        return ratio is None or ratio > CONFIRM_RATIO
+    if ratio is None or ratio <= JUMP_CUT_RATIO:
+        return False
+    around = [(a, b + 1), (a, b + 2), (a - 1, b), (a - 2, b)]
+    return all(evidence(i, j) * JUMP_CUT_RATIO >= mid for i, j in around if i >= 0 and j <= last)

@@ -269,11 +269,13 @@ class Selection:
 
     @property
     def offsets(self) -> tuple[int, ...]:
-        """Source frames (relative to an output frame's own) the renderer sees: the cut window n-1 .. n+2, and
-        with dedup the scans of :func:`vsrife.holds.drawing_span` plus one frame on either side."""
+        """Source frames (relative to an output frame's own) the renderer sees: with sc the cut window
+        n-2 .. n+3 (the thumbnails' n-1 .. n+2, and two frames on either side for the flash check of
+        :func:`vsrife.evidence.cut_by_evidence`), and with dedup the scans of
+        :func:`vsrife.holds.drawing_span` plus as much on either side."""
         if self.dedup:
-            return tuple(range(-MAX_SCAN - 1, MAX_SCAN + 3))
-        return (-1, 0, 1, 2) if self.sc else (0, 1)
+            return tuple(range(-MAX_SCAN - 2, MAX_SCAN + 4))
+        return (-2, -1, 0, 1, 2, 3) if self.sc else (0, 1)
 
 
 # Rate ratios whose pattern repeats within this many output frames are selected by VapourSynth itself
@@ -364,9 +366,11 @@ def _renderer(
         ]
         if marked:
             return any(bool(v) for v in marked)
-        picks = (max(a - 1, 0), a, b, min(b + 1, len(frames) - 1))
-        window = [prepare(frames[k], index + offsets[k]) for k in picks]
-        return engine.is_cut(window)
+
+        def frame(k: int) -> Prepared:  # source frame k, inside the window (see Selection.offsets)
+            return prepare(frames[k - index + cur], k)
+
+        return engine.is_cut(frame, index + offsets[a], index + offsets[b], last)
 
     def holds(frames: list[vs.VideoFrame], index: int) -> Callable[[int], bool]:
         def thumb(k: int) -> np.ndarray:

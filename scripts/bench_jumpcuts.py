@@ -63,7 +63,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.bench_scenecut import find_bikes, prf
 from vsrife.backend import resolve_backend
-from vsrife.evidence import JUMP_CUT_CONFIDENCE, cut_by_evidence, jump_ratio, small_frames
+from vsrife.evidence import JUMP_CUT_CONFIDENCE, PairEvidence, cut_by_evidence, jump_ratio, small_frames
 from vsrife.model import RIFE_HDv3
 from vsrife.scenecut import SceneCutDetector, thumbnail
 
@@ -266,7 +266,7 @@ class Evidence:
         self.model = RIFE_HDv3("4.0", device="cpu", precision=precision).load_weights(weights)
         self.frames = frames
         self.smalls = [small_frames(f.unsqueeze(0)) for f in frames]
-        self._pairs: dict[tuple[int, int], float] = {}
+        self._pairs: dict[tuple[int, int], PairEvidence] = {}
 
     def confidence(self, i: int) -> float:
         m = self.model
@@ -275,20 +275,21 @@ class Evidence:
             _, c = m.interpolate_with_confidence(a, b, torch.tensor([0.5]), None, None, 1.0, False, H, W)
         return float(c[0])
 
-    def __call__(self, i: int, j: int) -> float:
+    def __call__(self, i: int, j: int) -> PairEvidence:
         if (i, j) not in self._pairs:
             m = self.model
             h, w = self.smalls[i].shape[-2:]
             with torch.inference_mode():
                 x0, x1 = m.pad(self.smalls[i], 1.0), m.pad(self.smalls[j], 1.0)
-                self._pairs[i, j] = float(m.pair_disagreement(x0, x1, None, None, h, w)[0])
+                self._pairs[i, j] = m.pair_evidence(x0, x1, None, None, h, w).item()
         return self._pairs[i, j]
 
     def ratio(self, i: int) -> float | None:
         """:func:`vsrife.evidence.jump_ratio` of the pair (i, i+1)."""
         last = len(self.frames) - 1
+        before = self(i - 1, i).residual if i > 0 else None
         return jump_ratio(
-            self(i - 1, i) if i > 0 else None, self(i, i + 1), self(i + 1, i + 2) if i + 1 < last else None
+            before, self(i, i + 1).residual, self(i + 1, i + 2).residual if i + 1 < last else None
         )
 
 

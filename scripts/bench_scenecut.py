@@ -60,7 +60,7 @@ from tests.scenecut_material import (  # the material is shared with the tests
     windows,
 )
 from vsrife import scenecut  # after the sys.path fix-up above
-from vsrife.evidence import cut_by_evidence, jump_ratio
+from vsrife.evidence import PairEvidence, cut_by_evidence, jump_ratio
 from vsrife.scenecut import thumbnail
 
 # --------------------------------------------------------------------------------------------
@@ -135,23 +135,23 @@ def evidence_decisions(
 ) -> tuple[list[bool], list[float | None]]:
     """The filter's decision (:func:`vsrife.evidence.cut_by_evidence`) for every pair (n, n+1) given the
     detector's, and the pair's :func:`vsrife.evidence.jump_ratio`; each pair's evidence computed once."""
-    cache: dict[tuple[int, int], float] = {}
+    cache: dict[tuple[int, int], PairEvidence] = {}
     h, w = smalls[0].shape[-2:]
 
-    def evidence(i: int, j: int) -> float:
+    def evidence(i: int, j: int) -> PairEvidence:
         if (i, j) not in cache:
             with torch.inference_mode():
                 x0, x1 = model.pad(smalls[i], 1.0), model.pad(smalls[j], 1.0)
-                cache[i, j] = float(model.pair_disagreement(x0, x1, None, None, h, w)[0])
+                cache[i, j] = model.pair_evidence(x0, x1, None, None, h, w).item()
         return cache[i, j]
 
     last = len(smalls) - 1
     decided = [cut_by_evidence(t, n, n + 1, last, evidence) for n, t in enumerate(thumb_cuts)]
     ratios = [
         jump_ratio(
-            evidence(n - 1, n) if n else None,
-            evidence(n, n + 1),
-            evidence(n + 1, n + 2) if n + 1 < last else None,
+            evidence(n - 1, n).residual if n else None,
+            evidence(n, n + 1).residual,
+            evidence(n + 1, n + 2).residual if n + 1 < last else None,
         )
         for n in range(last)
     ]
@@ -250,17 +250,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.small and bikes is None:
         print("bench: bikes.mp4 not found; the material has no natural cuts (use --bikes)", file=err)
     sources = Sources(width, height, bikes)
+    det = scenecut.SceneCutDetector()
+    model: Any = None
+    if args.evidence:
+        from vsrife.backend import resolve_backend
+        from vsrife.model import RIFE_HDv3
+
+        backend = resolve_backend(args.device, None, purpose="filter")
+        model = RIFE_HDv3("4.0", device=args.device, precision=backend.precision)
+        model.load_weights(ROOT / "weights" / "flownet_v4.0.pkl")
+    decided: list[bool] = []  # the filter's rule (--evidence), material after material
+    ratios: list[float | None] = []
+    evidence_s = 0.0
+
+    def build(seg: Any) -> Any:
+        """Render; with --evidence also decide every pair by the filter's rule, then drop the small frames
+        (26,000 frames of them would not fit in memory)."""
+        nonlocal evidence_s
+        mat = render(seg, args.device, smalls=args.evidence)
+        if mat.smalls is not None:
+            t = time.perf_counter()
+            thumb_cuts = [det.is_cut(w) for w in windows(mat.thumbs)]
+            d, r = evidence_decisions(mat.smalls, thumb_cuts, model)
+            decided.extend(d)
+            ratios.extend(r)
+            mat.smalls = None
+            evidence_s += time.perf_counter() - t
+        return mat
+
     if args.random:
         seeds = [int(v) for v in args.random.split(",")]
-        mats = {
-            f"random{sd}": render(random_segments(sources, sd, args.shots), args.device, smalls=args.evidence)
-            for sd in seeds
-        }
+        mats = {f"random{sd}": build(random_segments(sources, sd, args.shots)) for sd in seeds}
     else:
-        name = "small" if args.small else "fixed"
-        mats = {name: render(build_segments(sources, args.small), args.device, smalls=args.evidence)}
+        mats = {"small" if args.small else "fixed": build(build_segments(sources, args.small))}
     t1 = time.perf_counter()
-    det = scenecut.SceneCutDetector()
     labels: list[str] = []
     kinds: list[str] = []
     desc: list[str] = []
@@ -335,28 +358,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     evidence: dict[str, Any] = {}
     if args.evidence:
-        from vsrife.backend import resolve_backend
-        from vsrife.model import RIFE_HDv3
-
-        backend = resolve_backend(args.device, None, purpose="filter")
-        model = RIFE_HDv3("4.0", device=args.device, precision=backend.precision)
-        model.load_weights(ROOT / "weights" / "flownet_v4.0.pkl")
-        t3 = time.perf_counter()
-        decided: list[bool] = []
-        ratios: list[float | None] = []
-        at = 0
-        for mat in mats.values():
-            assert mat.smalls is not None
-            thumb_cuts = [det.decide(x) for x in scores[at : at + len(mat.labels)]]
-            d, r_ = evidence_decisions(mat.smalls, thumb_cuts, model)
-            decided += d
-            ratios += r_
-            at += len(mat.labels)
         r = evaluate(labels, kinds, scores, det.threshold, decided)
         dis = r["distractors"]
         print(
-            f"filter rule (detector at {det.threshold} weighed with RIFE 4.0 {backend.precision} evidence, "
-            f"{time.perf_counter() - t3:.0f} s): precision {r['precision']:.3f} recall {r['recall']:.3f} "
+            f"filter rule (detector at {det.threshold} weighed with RIFE 4.0 "
+            f"{model.backend.precision} evidence, "
+            f"{evidence_s:.0f} s): precision {r['precision']:.3f} recall {r['recall']:.3f} "
             f"TP {r['tp']} FP {r['fp']} FN {r['fn']} | false cuts: "
             + " ".join(f"{t} {dis[t]['reported']}/{dis[t]['pairs']}" for t in types)
             + " | cuts found: "
@@ -366,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for n in r["false_cut_pairs"] + r["missed_cut_pairs"]:
             what = "missed" if labels[n] == "cut" else "false cut"
             print(f"  {what} ({labels[n]}) {desc[n]}: ratio {ratios[n]}", file=err)
-        evidence = {"precision": backend.precision, **r}
+        evidence = {"precision": model.backend.precision, **r}
 
     timing: dict[str, dict[str, float]] = {}
     if not args.no_timing:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .colour import ColourSpec, planes_to_rgb, rgb_to_planes
-from .evidence import cut_by_evidence, small_frames
+from .evidence import PairEvidence, cut_by_evidence, small_frames
 from .holds import MAX_SCAN, hold_thumbnail
 from .memory import keep_freed_memory, request_release
 from .model import RIFE_HDv3
@@ -119,7 +119,7 @@ class Engine:
             4 * settings.cache_size + 4 * MAX_SCAN
         )
         # The cut evidence of source frame pairs (vsrife.evidence.disagreement), keyed by their numbers.
-        self.pairs: BoundedCache[tuple[int, int], float] = BoundedCache(4 * settings.cache_size)
+        self.pairs: BoundedCache[tuple[int, int], PairEvidence] = BoundedCache(4 * settings.cache_size)
         # Every tensor operation runs on these workers, settings.parallel at once, each with settings.threads
         # torch threads: the same thread count for every frame, whichever VapourSynth thread asked for it
         # (oneDNN's and MKL's sums depend on it).
@@ -164,17 +164,17 @@ class Engine:
 
         return self.cache.get((index, spec), lambda: self._run(compute))
 
-    def disagreement(self, ia: int, ib: int, a: Prepared, b: Prepared) -> float:
+    def evidence(self, ia: int, ib: int, a: Prepared, b: Prepared) -> PairEvidence:
         """:func:`vsrife.evidence.disagreement` of source frames ``ia`` and ``ib`` (prepared with sc=True),
         computed on their small frames once per pair."""
         small_a, small_b = a.small, b.small
         assert small_a is not None and small_b is not None
 
-        def compute() -> float:
+        def compute() -> PairEvidence:
             with torch.inference_mode():
                 h, w = small_a.shape[-2:]
                 x0, x1 = self.model.pad(small_a, 1.0), self.model.pad(small_b, 1.0)
-                return float(self.model.pair_disagreement(x0, x1, None, None, h, w)[0])
+                return self.model.pair_evidence(x0, x1, None, None, h, w).item()
 
         return self.pairs.get((ia, ib), lambda: self._run(compute))
 
@@ -186,9 +186,7 @@ class Engine:
         assert detector is not None
         window = [frame(min(max(k, 0), last)) for k in (a - 1, a, b, b + 1)]
         thumb_cut = self._run(lambda: detector.is_cut([p.thumb for p in window if p.thumb is not None]))
-        return cut_by_evidence(
-            thumb_cut, a, b, last, lambda i, j: self.disagreement(i, j, frame(i), frame(j))
-        )
+        return cut_by_evidence(thumb_cut, a, b, last, lambda i, j: self.evidence(i, j, frame(i), frame(j)))
 
     def interpolate(
         self, a: Prepared, b: Prepared, t: float, spec: ColourSpec, height: int, width: int

@@ -149,13 +149,15 @@ def RIFE(
     :param factor_num, factor_den: output rate as a multiple of the input rate (default 2/1).
     :param scale: flow resolution: 0.25, 0.5, 1, 2, 4 or "auto" (0.5 for 4K).
     :param ensemble: average forward and backward estimates (releases before 4.21).
-    :param sc: never interpolate across scene cuts (built-in detection; _SceneChangeNext/Prev props win).
-    :param sc_threshold: scene-cut threshold in (0, 1]; default of vsrife.scenecut.
+    :param sc: never interpolate across scene cuts, jump cuts included: built-in detection on thumbnails
+        (vsrife.scenecut), weighed with the model's evidence on small frames (a pair the model matches much
+        worse than its neighbours; vsrife.evidence.cut_by_evidence). _SceneChangeNext/Prev props win.
+    :param sc_threshold: threshold in (0, 1] of the thumbnail detector; default of vsrife.scenecut.
     :param sc_confidence: in [0, 1]: an interpolated frame whose confidence (the share of what changed that
         the model explains without blending two disagreeing pictures, see vsrife.evidence) is lower shows the
-        nearest source frame instead, as at a cut (catches jump cuts; vsrife.evidence.JUMP_CUT_CONFIDENCE,
-        0.88, is the measured choice, with false cuts in complex motion). Default 0: off. Every interpolated
-        frame carries its confidence as the frame property _RIFEConfidence.
+        nearest source frame instead, as at a cut (an absolute floor; it also flags complex motion, so
+        0.88, vsrife.evidence.JUMP_CUT_CONFIDENCE, is only a starting point). Default 0: off. Every
+        interpolated frame carries its confidence as the frame property _RIFEConfidence.
     :param dedup: treat runs of near-identical source frames (held drawings, "on twos") as one drawing shown
         at the time of its first frame and interpolate between consecutive drawings at their true times
         (see vsrife.holds). The output rate may then equal the input rate. Cuts win over holds.

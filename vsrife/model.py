@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .backend import Backend, resolve_backend
 from .errors import VsrifeError, WeightsError
-from .evidence import confidence, disagreement
+from .evidence import PairEvidence, confidence, disagreement
 from .ifnet import IFNet
 from .registry import DEFAULT_VERSION, SCALES, ModelSpec, get_spec
 from .weights import find_weights, load_for, missing_weights_message
@@ -149,7 +149,7 @@ class RIFE_HDv3:
         conf = confidence(img0, img1, warped0, warped1, mask, flow, timestep.float().flatten(), height, width)
         return levels.output, conf
 
-    def pair_disagreement(
+    def pair_evidence(
         self,
         img0: torch.Tensor,
         img1: torch.Tensor,
@@ -157,9 +157,9 @@ class RIFE_HDv3:
         f1: torch.Tensor | None,
         height: int,
         width: int,
-    ) -> torch.Tensor:
-        """:func:`vsrife.evidence.disagreement` [B] of padded frames [B,3,Hp,Wp] warped to t = 0.5 (scale 1,
-        no ensemble), over the picture ``height`` x ``width`` inside the padding: the cut evidence."""
+    ) -> PairEvidence:
+        """:func:`vsrife.evidence.disagreement` ([B] tensors) of padded frames [B,3,Hp,Wp] warped to t = 0.5
+        (scale 1, no ensemble), over the picture ``height`` x ``width`` inside the padding (cut evidence)."""
         b, _, h, w = img0.shape
         t = torch.full((b, 1, h, w), 0.5, device=self.device)
         levels = self.flownet.forward_levels(img0, img1, t, f0, f1, 1.0, False, all_levels=False)

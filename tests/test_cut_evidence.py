@@ -3,8 +3,6 @@ left alone, on real clips through the filter, and the rule itself."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -23,20 +21,10 @@ from vsrife.evidence import (
 from vsrife.filter import RIFE
 from vsrife.scenecut import SceneCutDetector, thumbnail
 
+from .test_holds import same
+from .test_holds import small as clip_of
+
 core = vs.core
-
-
-def clip_of(path: Path, first: int, count: int, width: int = 192, height: int = 112) -> vs.VideoNode:
-    src = core.bs.VideoSource(str(path), cachemode=0)
-    matrix = "709" if src.height >= 576 else "170m"
-    clip = src[first : first + count].resize.Bicubic(
-        width, height, format=vs.YUV420P8, matrix_in_s=matrix, matrix_s="709"
-    )
-    return clip.std.AssumeFPS(fpsnum=25)
-
-
-def same(a: vs.VideoFrame, b: vs.VideoFrame) -> bool:
-    return all(np.array_equal(np.asarray(a[p]), np.asarray(b[p])) for p in range(a.format.num_planes))
 
 
 def interpolated(out: vs.VideoNode, clip: vs.VideoNode, n: int) -> bool:

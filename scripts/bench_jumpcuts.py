@@ -61,9 +61,9 @@ import vapoursynth as vs
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_scenecut import find_bikes, prf
+from scripts.bench_scenecut import evidence_of, find_bikes, prf
 from vsrife.backend import resolve_backend
-from vsrife.evidence import JUMP_CUT_CONFIDENCE, PairEvidence, cut_by_evidence, jump_ratio, small_frames
+from vsrife.evidence import JUMP_CUT_CONFIDENCE, PairEvidence, cut_by_evidence, neighbour_ratio, small_frames
 from vsrife.model import RIFE_HDv3
 from vsrife.scenecut import SceneCutDetector, thumbnail
 
@@ -265,8 +265,7 @@ class Evidence:
         weights = ROOT / "weights" / "flownet_v4.0.pkl"
         self.model = RIFE_HDv3("4.0", device="cpu", precision=precision).load_weights(weights)
         self.frames = frames
-        self.smalls = [small_frames(f.unsqueeze(0)) for f in frames]
-        self._pairs: dict[tuple[int, int], PairEvidence] = {}
+        self.pairs = evidence_of([small_frames(f.unsqueeze(0)) for f in frames], self.model)
 
     def confidence(self, i: int) -> float:
         m = self.model
@@ -276,21 +275,11 @@ class Evidence:
         return float(c[0])
 
     def __call__(self, i: int, j: int) -> PairEvidence:
-        if (i, j) not in self._pairs:
-            m = self.model
-            h, w = self.smalls[i].shape[-2:]
-            with torch.inference_mode():
-                x0, x1 = m.pad(self.smalls[i], 1.0), m.pad(self.smalls[j], 1.0)
-                self._pairs[i, j] = m.pair_evidence(x0, x1, None, None, h, w).item()
-        return self._pairs[i, j]
+        return self.pairs(i, j)
 
     def ratio(self, i: int) -> float | None:
-        """:func:`vsrife.evidence.jump_ratio` of the pair (i, i+1)."""
-        last = len(self.frames) - 1
-        before = self(i - 1, i).residual if i > 0 else None
-        return jump_ratio(
-            before, self(i, i + 1).residual, self(i + 1, i + 2).residual if i + 1 < last else None
-        )
+        """:func:`vsrife.evidence.neighbour_ratio` of the pair (i, i+1)."""
+        return neighbour_ratio(self.pairs, i, i + 1, len(self.frames) - 1)
 
 
 _TRANSNET_RUNNER = r"""

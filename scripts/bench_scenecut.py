@@ -60,7 +60,7 @@ from tests.scenecut_material import (  # the material is shared with the tests
     windows,
 )
 from vsrife import scenecut  # after the sys.path fix-up above
-from vsrife.evidence import PairEvidence, cut_by_evidence, jump_ratio
+from vsrife.evidence import PairEvidence, cut_by_evidence, neighbour_ratio
 from vsrife.scenecut import thumbnail
 
 # --------------------------------------------------------------------------------------------
@@ -130,11 +130,9 @@ def evaluate(
     }
 
 
-def evidence_decisions(
-    smalls: Sequence[torch.Tensor], thumb_cuts: Sequence[bool], model: Any
-) -> tuple[list[bool], list[float | None]]:
-    """The filter's decision (:func:`vsrife.evidence.cut_by_evidence`) for every pair (n, n+1) given the
-    detector's, and the pair's :func:`vsrife.evidence.jump_ratio`; each pair's evidence computed once."""
+def evidence_of(smalls: Sequence[torch.Tensor], model: Any) -> Callable[[int, int], PairEvidence]:
+    """``evidence(i, j)``: the cut evidence (:meth:`vsrife.model.RIFE_HDv3.pair_evidence`) of any two of
+    ``smalls`` (:func:`vsrife.evidence.small_frames`), each pair computed once (as the filter's engine)."""
     cache: dict[tuple[int, int], PairEvidence] = {}
     h, w = smalls[0].shape[-2:]
 
@@ -142,20 +140,21 @@ def evidence_decisions(
         if (i, j) not in cache:
             with torch.inference_mode():
                 x0, x1 = model.pad(smalls[i], 1.0), model.pad(smalls[j], 1.0)
-                cache[i, j] = model.pair_evidence(x0, x1, None, None, h, w).item()
+                cache[i, j] = model.pair_evidence(x0, x1, h, w).item()
         return cache[i, j]
 
+    return evidence
+
+
+def evidence_decisions(
+    smalls: Sequence[torch.Tensor], thumb_cuts: Sequence[bool], model: Any
+) -> tuple[list[bool], list[float | None]]:
+    """The filter's decision (:func:`vsrife.evidence.cut_by_evidence`) for every pair (n, n+1) given the
+    detector's, and the pair's :func:`vsrife.evidence.neighbour_ratio`."""
+    evidence = evidence_of(smalls, model)
     last = len(smalls) - 1
     decided = [cut_by_evidence(t, n, n + 1, last, evidence) for n, t in enumerate(thumb_cuts)]
-    ratios = [
-        jump_ratio(
-            evidence(n - 1, n).residual if n else None,
-            evidence(n, n + 1).residual,
-            evidence(n + 1, n + 2).residual if n + 1 < last else None,
-        )
-        for n in range(last)
-    ]
-    return decided, ratios
+    return decided, [neighbour_ratio(evidence, n, n + 1, last) for n in range(last)]
 
 
 def score_ranges(

@@ -578,13 +578,13 @@ def rgb_to_planes(rgb: torch.Tensor, spec: ColourSpec) -> list[torch.Tensor]:
     else:
         kr, kg, kb = _coeffs(spec.matrix)
         y = torch.mul(r, kr).add_(g, alpha=kg).add_(bl, alpha=kb)
-        if spec.family == "yuv":
+        uv = None
+        if spec.family == "yuv":  # from y before y is converted in place
             uv = y.new_empty(2 * b, height, width)
             torch.sub(bl, y, out=uv[:b]).mul_(0.5 / (1 - kb))
             torch.sub(r, y, out=uv[b:]).mul_(0.5 / (1 - kr))
             uv = _chroma_down(uv, spec)  # a tensor of its own (or uv itself): converted in place
-            out = [_from_float(y, spec, False, True)]
+        out = [_from_float(y, spec, False, True)]
+        if uv is not None:
             out += [_from_float(uv[:b], spec, True, True), _from_float(uv[b:], spec, True, True)]
-        else:
-            out = [_from_float(y, spec, False, True)]
     return [p[0] for p in out] if squeeze else out

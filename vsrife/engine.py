@@ -164,19 +164,23 @@ class Engine:
 
         return self.cache.get((index, spec), lambda: self._run(compute))
 
-    def evidence(self, ia: int, ib: int, a: Prepared, b: Prepared) -> PairEvidence:
-        """:func:`vsrife.evidence.disagreement` of source frames ``ia`` and ``ib`` (prepared with sc=True),
-        computed on their small frames once per pair."""
-        small_a, small_b = a.small, b.small
-        assert small_a is not None and small_b is not None
+    def evidence(self, ia: int, ib: int, frame: Callable[[int], Prepared]) -> PairEvidence:
+        """:func:`vsrife.evidence.disagreement` of source frames ``ia`` and ``ib`` on their small frames, once
+        per pair; ``frame(k)`` prepares source frame k (with sc=True), only when the pair is not cached."""
 
         def compute() -> PairEvidence:
-            with torch.inference_mode():
-                h, w = small_a.shape[-2:]
-                x0, x1 = self.model.pad(small_a, 1.0), self.model.pad(small_b, 1.0)
-                return self.model.pair_evidence(x0, x1, None, None, h, w).item()
+            small_a, small_b = frame(ia).small, frame(ib).small
+            assert small_a is not None and small_b is not None
 
-        return self.pairs.get((ia, ib), lambda: self._run(compute))
+            def run() -> PairEvidence:
+                with torch.inference_mode():
+                    h, w = small_a.shape[-2:]
+                    x0, x1 = self.model.pad(small_a, 1.0), self.model.pad(small_b, 1.0)
+                    return self.model.pair_evidence(x0, x1, h, w).item()
+
+            return self._run(run)
+
+        return self.pairs.get((ia, ib), compute)
 
     def is_cut(self, frame: Callable[[int], Prepared], a: int, b: int, last: int) -> bool:
         """A cut between source frames ``a`` < ``b`` of a clip of frames 0 .. ``last``; ``frame(k)`` prepares
@@ -186,7 +190,7 @@ class Engine:
         assert detector is not None
         window = [frame(min(max(k, 0), last)) for k in (a - 1, a, b, b + 1)]
         thumb_cut = self._run(lambda: detector.is_cut([p.thumb for p in window if p.thumb is not None]))
-        return cut_by_evidence(thumb_cut, a, b, last, lambda i, j: self.evidence(i, j, frame(i), frame(j)))
+        return cut_by_evidence(thumb_cut, a, b, last, lambda i, j: self.evidence(i, j, frame))
 
     def interpolate(
         self, a: Prepared, b: Prepared, t: float, spec: ColourSpec, height: int, width: int

@@ -81,6 +81,7 @@ __all__ = [
     "cut_by_evidence",
     "disagreement",
     "jump_ratio",
+    "neighbour_ratio",
     "small_frames",
 ]
 
@@ -269,6 +270,14 @@ def jump_ratio(prev: float | None, mid: float, nxt: float | None) -> float | Non
     return (mid + _RATIO_FLOOR) / (max(around) + _RATIO_FLOOR)
 
 
+def neighbour_ratio(evidence: Callable[[int, int], PairEvidence], a: int, b: int, last: int) -> float | None:
+    """:func:`jump_ratio` of source frames ``a`` < ``b`` (of frames 0 .. ``last``) against the pairs
+    (a-1, a) and (b, b+1), where the clip has them; ``evidence(i, j)`` as in :func:`cut_by_evidence`."""
+    before = evidence(a - 1, a).residual if a > 0 else None
+    after = evidence(b, b + 1).residual if b < last else None
+    return jump_ratio(before, evidence(a, b).residual, after)
+
+
 def cut_by_evidence(
     thumbnail_cut: bool, a: int, b: int, last: int, evidence: Callable[[int, int], PairEvidence]
 ) -> bool:
@@ -286,14 +295,12 @@ def cut_by_evidence(
       than the pair does (less than the pair's evidence / :data:`JUMP_CUT_RATIO`). Those are flashes, which
       the model cannot match either, not cuts.
     """
-    mid = evidence(a, b).residual
-    before = evidence(a - 1, a).residual if a > 0 else None
-    ratio = jump_ratio(before, mid, evidence(b, b + 1).residual if b < last else None)
+    ratio = neighbour_ratio(evidence, a, b, last)
     if thumbnail_cut:
         return ratio is None or ratio > CONFIRM_RATIO
-    if ratio is None or ratio <= JUMP_CUT_RATIO or mid < MIN_JUMP:
-        return False
-    if evidence(a, b).raw > TONE_RATIO * mid:
+    pair = evidence(a, b)
+    mid = pair.residual
+    if ratio is None or ratio <= JUMP_CUT_RATIO or mid < MIN_JUMP or pair.raw > TONE_RATIO * mid:
         return False
     around = [(a, b + 1), (a, b + 2), (a - 1, b), (a - 2, b)]
     return all(evidence(i, j).residual * JUMP_CUT_RATIO >= mid for i, j in around if i >= 0 and j <= last)

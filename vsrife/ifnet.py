@@ -300,10 +300,11 @@ class IFNet(nn.Module):
         the coordinates (one pass, the reference's values), which grid_sample reads strided."""
         h, w = img.shape[-2:]
         grid, half = self._grid(h, w, img.device)
-        if torch.onnx.is_in_onnx_export():  # ONNX has no addcdiv: the reference's two steps
+        if torch.onnx.is_in_onnx_export() or (
+            torch.is_grad_enabled() and any(f.requires_grad for f in flows)
+        ):
+            # ONNX has no addcdiv, and out= has no autograd (training): the reference's two steps
             coords = torch.cat([f.float() / half + grid for f in flows])
-        elif torch.is_grad_enabled() and any(f.requires_grad for f in flows):  # training: no out=
-            coords = torch.cat([torch.addcdiv(grid, f.float(), half) for f in flows])
         else:
             coords = torch.empty(img.shape[0], 2, h, w, device=img.device)
             start = 0

@@ -149,20 +149,12 @@ class RIFE_HDv3:
         conf = confidence(img0, img1, warped0, warped1, mask, flow, timestep.float().flatten(), height, width)
         return levels.output, conf
 
-    def pair_evidence(
-        self,
-        img0: torch.Tensor,
-        img1: torch.Tensor,
-        f0: torch.Tensor | None,
-        f1: torch.Tensor | None,
-        height: int,
-        width: int,
-    ) -> PairEvidence:
+    def pair_evidence(self, img0: torch.Tensor, img1: torch.Tensor, height: int, width: int) -> PairEvidence:
         """:func:`vsrife.evidence.disagreement` ([B] tensors) of padded frames [B,3,Hp,Wp] warped to t = 0.5
         (scale 1, no ensemble), over the picture ``height`` x ``width`` inside the padding (cut evidence)."""
         b, _, h, w = img0.shape
         t = torch.full((b, 1, h, w), 0.5, device=self.device)
-        levels = self.flownet.forward_levels(img0, img1, t, f0, f1, 1.0, False, all_levels=False)
+        levels = self.flownet.forward_levels(img0, img1, t, None, None, 1.0, False, all_levels=False)
         assert levels.warped is not None
         return disagreement(*levels.warped, height, width)
 
